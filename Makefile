@@ -1,0 +1,60 @@
+# Recurrent neural networks, hands-on: every task in one place. `make help` lists them.
+# Two commands set up a fresh machine: `make book` and `make test` (each creates .venv first).
+
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+JB_FLAGS := -W -n --keep-going
+ASSIGNMENT ?= numpy_rnn
+SUBMISSIONS ?=
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data book book-quick test lint format assignments grade clean distclean
+
+help: ## List every target
+	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
+
+$(INSTALLED): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	@touch $@
+
+venv: $(INSTALLED) ## Create .venv and install the pinned environment (requirements.txt)
+
+data: $(INSTALLED) ## Seed Keras' dataset cache from COURSE_DATA_DIR or ../shared/datasets/keras
+	$(BIN)/python -m rnncourse
+
+book: $(INSTALLED) ## Build the HTML book (full mode) into _build/html; fails on any error or warning
+	COURSE_QUICK=0 $(BIN)/jupyter-book build . $(JB_FLAGS)
+	@echo "Open _build/html/index.html"
+
+book-quick: $(INSTALLED) ## Build the book in quick mode into _build/quick/_build/html (a preview)
+	COURSE_QUICK=1 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/quick
+
+test: $(INSTALLED) ## Run every test in quick mode: helpers, notebooks (nbval), release, autograder
+	COURSE_QUICK=1 $(BIN)/python -m pytest
+
+lint: $(INSTALLED) ## Check style with ruff (code, tests and solution notebooks)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(INSTALLED) ## Format code with ruff
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+assignments: $(INSTALLED) ## Regenerate assignments/ from solutions/ with nbgrader (never edit assignments/)
+	$(BIN)/python -m autograder.release
+
+grade: $(INSTALLED) ## Autograde: make grade SUBMISSIONS=folder-or-zip ASSIGNMENT=numpy_rnn
+	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip> ASSIGNMENT=<name>"; exit 2; }
+	$(BIN)/python -m autograder "$(SUBMISSIONS)" --assignment "$(ASSIGNMENT)"
+
+clean: ## Remove build output, grading output and stray gradebooks
+	rm -rf _build grading_output gradebook.db
+
+distclean: clean ## Also remove the virtual environment
+	rm -rf $(VENV)

@@ -1,0 +1,1 @@
+"""The course autograder: nbgrader autograde over a folder or zip of submissions."""

@@ -1,0 +1,23 @@
+"""Shared helpers for the course *Recurrent neural networks, hands-on*.
+
+What chapters, labs and assignments share: offline dataset seeding, quick mode, seeding,
+quiet TensorFlow, tf.data input pipelines and figure style. Never the answers students write.
+
+Typical first cell of a chapter::
+
+    import rnncourse
+    rnncourse.setup()
+"""
+
+from rnncourse.course import CourseSetup, setup
+from rnncourse.data import DatasetError, seed_keras_cache
+from rnncourse.quick import is_quick, pick
+
+__all__ = [
+    "CourseSetup",
+    "DatasetError",
+    "is_quick",
+    "pick",
+    "seed_keras_cache",
+    "setup",
+]

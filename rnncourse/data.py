@@ -1,0 +1,180 @@
+"""Offline data: seed Keras' dataset cache from a folder of the files Keras downloads.
+
+Chapters call the real ``keras.datasets.imdb.load_data`` and ``keras.datasets.reuters.load_data``.
+Those look in ``$KERAS_HOME/datasets/`` first and download only what is missing or fails its hash.
+:func:`seed_keras_cache` copies the four files there from a local folder, after checking each
+file's sha256, so nothing is downloaded:
+
+* the folder given as ``source``, else
+* ``$COURSE_DATA_DIR`` if it is set, else
+* ``../shared/datasets/keras`` next to the repository, if it exists.
+
+With none of them, it does nothing and Keras downloads as usual (students on Colab).
+
+Command line: ``python -m rnncourse [--source DIR]``.
+"""
+
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+#: The files ``keras.datasets.imdb`` / ``reuters`` download, with their sha256.
+KERAS_DATASET_FILES = {
+    "imdb.npz": "69664113be75683a8fe16e3ed0ab59fda8886cb3cd7ada244f7d9544e4676b9f",
+    "imdb_word_index.json": "027313fe9a320280f3bf0fac5baf58c4a683cf39a7ed9c3d3d3912bde4284cf6",
+    "reuters.npz": "d6586e694ee56d7a4e65172e12b3e987c03096cb01eab99753921ef915959916",
+    "reuters_word_index.json": "9b56000edc4b34a32e89fd5a23b2605594682c74efcf7d8f4e2a5514b771e633",
+}
+
+DATA_DIR_ENV_VAR = "COURSE_DATA_DIR"
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SHARED_DATA_DIR = REPO_ROOT.parent / "shared" / "datasets" / "keras"
+
+
+class DatasetError(RuntimeError):
+    """A dataset file is missing or corrupt; the message names the file and what to do."""
+
+
+@dataclass
+class SeedReport:
+    """What :func:`seed_keras_cache` did."""
+
+    source: Path | None
+    cache_dir: Path
+    copied: list[str] = field(default_factory=list)
+    already_cached: list[str] = field(default_factory=list)
+
+    def __str__(self) -> str:
+        if self.source is None:
+            return f"no local dataset folder: Keras will download into {self.cache_dir} as needed"
+        return (
+            f"Keras dataset cache {self.cache_dir}: {len(self.copied)} copied, "
+            f"{len(self.already_cached)} already there (from {self.source})"
+        )
+
+
+def sha256_of(path: Path) -> str:
+    """Hex sha256 of a file, read in 1 MiB chunks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def keras_cache_dir() -> Path:
+    """The folder Keras' ``get_file`` uses for datasets: ``$KERAS_HOME/datasets`` (default ``~/.keras``).
+
+    Mirrors Keras' own rule, including its fall-back to ``/tmp/.keras`` when the home folder
+    is not writable. If Keras is already imported, its resolved home is used.
+    """
+    if "keras" in sys.modules:
+        from keras.src.backend import config
+
+        home = Path(os.path.expanduser(config.keras_home()))
+    elif "KERAS_HOME" in os.environ:
+        home = Path(os.path.expanduser(os.environ["KERAS_HOME"]))
+    else:
+        base = Path(os.path.expanduser("~"))
+        home = (base if os.access(base, os.W_OK) else Path("/tmp")) / ".keras"
+    home.mkdir(parents=True, exist_ok=True)
+    if not os.access(home, os.W_OK):
+        home = Path("/tmp" if os.path.isdir("/tmp") else tempfile.gettempdir()) / ".keras"
+    return home / "datasets"
+
+
+def find_source_dir(source: str | os.PathLike | None = None) -> Path | None:
+    """The folder to seed from: ``source``, else ``$COURSE_DATA_DIR``, else ``../shared/datasets/keras``.
+
+    Returns None when no folder is configured and the shared one does not exist.
+    Raises DatasetError when an explicitly named folder does not exist.
+    """
+    if source is not None:
+        named, how = Path(source), "the folder you gave"
+    elif os.environ.get(DATA_DIR_ENV_VAR):
+        named, how = Path(os.environ[DATA_DIR_ENV_VAR]), f"${DATA_DIR_ENV_VAR}"
+    elif SHARED_DATA_DIR.is_dir():
+        return SHARED_DATA_DIR
+    else:
+        return None
+    named = named.expanduser()
+    if not named.is_dir():
+        raise DatasetError(
+            f"{how} ({named}) is not a folder. Point it at a folder holding "
+            f"{', '.join(KERAS_DATASET_FILES)}, or unset {DATA_DIR_ENV_VAR} to let Keras download them."
+        )
+    return named
+
+
+def _check_source_file(path: Path, expected: str) -> None:
+    if not path.is_file():
+        raise DatasetError(
+            f"{path.name} is missing from {path.parent}. Copy the Keras dataset files "
+            f"({', '.join(KERAS_DATASET_FILES)}) into that folder, or unset {DATA_DIR_ENV_VAR} "
+            "to let Keras download them."
+        )
+    actual = sha256_of(path)
+    if actual != expected:
+        raise DatasetError(
+            f"{path} is corrupt: its sha256 is {actual[:12]}..., expected {expected[:12]}.... "
+            f"Replace it with an intact copy of {path.name} (the file Keras downloads), "
+            "then run the cell again."
+        )
+
+
+def seed_keras_cache(
+    source: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None
+) -> SeedReport:
+    """Copy the Keras dataset files into Keras' cache after verifying their sha256.
+
+    Args:
+        source: folder holding the four files; default: see :func:`find_source_dir`.
+        cache_dir: where Keras looks (``$KERAS_HOME/datasets``); default :func:`keras_cache_dir`.
+
+    Every source file is checked before anything is copied, so a corrupt folder changes
+    nothing. Files already in the cache with the right hash are left alone; a cached file with
+    a wrong hash is replaced. Copies are atomic (written aside, then renamed).
+
+    Raises:
+        DatasetError: a source file is missing or its sha256 does not match.
+    """
+    cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir()
+    folder = find_source_dir(source)
+    report = SeedReport(source=folder, cache_dir=cache)
+    if folder is None:
+        return report
+    for name, expected in KERAS_DATASET_FILES.items():
+        _check_source_file(folder / name, expected)
+    cache.mkdir(parents=True, exist_ok=True)
+    for name, expected in KERAS_DATASET_FILES.items():
+        target = cache / name
+        if target.is_file() and sha256_of(target) == expected:
+            report.already_cached.append(name)
+            continue
+        partial = cache / f".{name}.partial-{os.getpid()}"
+        shutil.copyfile(folder / name, partial)
+        os.replace(partial, target)
+        report.copied.append(name)
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m rnncourse [--source DIR]``: seed the cache and print what was done."""
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m rnncourse", description="Seed Keras' dataset cache from verified local files."
+    )
+    parser.add_argument("--source", help="folder holding the Keras dataset files")
+    args = parser.parse_args(argv)
+    try:
+        print(seed_keras_cache(args.source))
+    except DatasetError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    return 0
+

@@ -193,6 +193,7 @@ def grade_student(
     if graded.exists() and not force:
         result.status = "skipped"
         result.reasons.append("already graded (use --force to grade again)")
+        write_feedback(student_id, course_dir, out, assignment, result, log_path)
         return result
     if log_path.exists():
         log_path.unlink()
@@ -211,19 +212,25 @@ def grade_student(
         result.status = "error"
         result.reasons.append(f"autograde failed: {last_error_line(output)}")
         return result
+    result.status = "graded"
+    write_feedback(student_id, course_dir, out, assignment, result, log_path)
+    return result
+
+
+def write_feedback(
+    student_id: str, course_dir: Path, out: Path, assignment: str, result: StudentResult, log_path: Path
+) -> None:
+    """(Re)generate the student's feedback from the gradebook, manual grades included; copy it to OUT."""
     code, output = run_nbgrader(
         ["generate_feedback", assignment, "--student", student_id, "--force"], course_dir, log_path
     )
     if code != 0:
         result.reasons.append(f"feedback failed: {last_error_line(output)}")
-    else:
-        feedback_source = course_dir / "feedback" / student_id / assignment
-        feedback_target = out / "feedback" / student_id
-        if feedback_target.exists():
-            shutil.rmtree(feedback_target)
-        shutil.copytree(feedback_source, feedback_target)
-    result.status = "graded"
-    return result
+        return
+    feedback_target = out / "feedback" / student_id
+    if feedback_target.exists():
+        shutil.rmtree(feedback_target)
+    shutil.copytree(course_dir / "feedback" / student_id / assignment, feedback_target)
 
 
 # --------------------------------------------------------------------------------------------

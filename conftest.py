@@ -15,7 +15,7 @@ from unittest import mock
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+REPO_ROOT = Path(__file__).resolve().parent
 BOOK_DIR = REPO_ROOT / "book"
 
 os.environ.setdefault("COURSE_QUICK", "1")

@@ -9,6 +9,7 @@
 import atexit
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from unittest import mock
@@ -19,6 +20,8 @@ REPO_ROOT = Path(__file__).resolve().parent
 BOOK_DIR = REPO_ROOT / "book"
 
 os.environ.setdefault("COURSE_QUICK", "1")
+# nbgrader runs `alembic` from PATH when it opens a gradebook: use this environment's.
+os.environ["PATH"] = str(Path(sys.executable).parent) + os.pathsep + os.environ.get("PATH", "")
 if "KERAS_HOME" not in os.environ:
     _keras_home = tempfile.mkdtemp(prefix="course-keras-home-")
     os.environ["KERAS_HOME"] = _keras_home

@@ -1,11 +1,15 @@
 """nbgrader configuration of the course (paths are relative to the folder nbgrader runs in).
 
 Instructor sources live in ``solutions/<assignment>/``; ``nbgrader generate_assignment`` writes the
-student release to ``assignments/<assignment>/`` (committed, never edited by hand). The autograder
-(``autograder/``) runs nbgrader in a separate working folder, so grading never touches ``solutions/``.
+student release to ``assignments/<assignment>/`` (committed, never edited by hand; run
+``make assignments``). The autograder (``python -m autograder``) runs nbgrader in a separate working
+folder, so grading never touches ``solutions/``.
 """
 
-from nbgrader.preprocessors import ClearHiddenTests, CSSHTMLHeaderPreprocessor, GetGrades
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
+from nbgrader.preprocessors import ClearHiddenTests, GetGrades
+
+from autograder.preprocessors import ShortenHiddenTestErrors
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -15,7 +19,6 @@ c.CourseDirectory.release_directory = "assignments"
 c.CourseDirectory.submitted_directory = "submitted"
 c.CourseDirectory.autograded_directory = "autograded"
 c.CourseDirectory.feedback_directory = "feedback"
-# Files other than notebooks that an assignment ships (none yet); keep checkpoints out.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback"]
 
 c.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
@@ -23,7 +26,12 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Importing TensorFlow takes a few seconds and quick-mode training up to a minute per cell.
 c.Execute.timeout = 120
-c.Execute.allow_errors = True
 
-# Feedback must never show hidden tests (nbgrader's default list shows them).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback never shows hidden tests: nbgrader's default list keeps them, and a failing hidden
+# test's traceback would quote them, so errors in hidden-test cells are cut to their last line.
+c.GenerateFeedback.preprocessors = [
+    GetGrades,
+    ShortenHiddenTestErrors,
+    ClearHiddenTests,
+    CSSHTMLHeaderPreprocessor,
+]

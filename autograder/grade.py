@@ -106,8 +106,17 @@ def discover_students(root: Path) -> list[str]:
 # Running nbgrader
 
 
+def put_environment_on_path() -> None:
+    """Put this Python's scripts folder first on PATH: nbgrader runs ``alembic`` from PATH
+    whenever it opens a gradebook, which fails when the virtual environment is not activated."""
+    scripts = str(Path(sys.executable).parent)
+    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
+        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
+
+
 def run_nbgrader(args: list[str], course_dir: Path, log_path: Path | None = None) -> tuple[int, str]:
     """Run ``nbgrader ARGS`` in ``course_dir``; return (exit code, combined output)."""
+    put_environment_on_path()
     command = [sys.executable, "-m", "nbgrader", *args]
     try:
         completed = subprocess.run(
@@ -199,11 +208,19 @@ def grade_student(
         log_path.unlink()
 
     submitted = {p.name for p in source.glob("*.ipynb")}
-    for name in expected_notebooks(course_dir, assignment):
+    expected = expected_notebooks(course_dir, assignment)
+    for name in expected:
         if name not in submitted:
             found = ", ".join(sorted(submitted)) or "no notebook"
             result.reasons.append(f"missing {name} (found: {found}); scored 0")
     copy_submission(source, course_dir / "submitted" / student_id / assignment)
+    if not submitted & set(expected):
+        # nbgrader refuses a submission without any expected notebook ("No notebooks found");
+        # record it in the gradebook as nbgrader records a missing notebook: every grade 0.
+        record_empty_submission(course_dir, assignment, student_id)
+        (course_dir / "autograded" / student_id / assignment).mkdir(parents=True, exist_ok=True)
+        result.status = "graded"
+        return result
 
     code, output = run_nbgrader(
         ["autograde", assignment, "--student", student_id, "--create", "--force"], course_dir, log_path
@@ -217,10 +234,31 @@ def grade_student(
     return result
 
 
+def record_empty_submission(course_dir: Path, assignment: str, student_id: str) -> None:
+    """Create the student's submission in the gradebook with every grade set to 0."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    put_environment_on_path()
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        gradebook.update_or_create_student(student_id)
+        try:
+            submission = gradebook.find_submission(assignment, student_id)
+        except MissingEntry:
+            submission = gradebook.add_submission(assignment, student_id)
+        for notebook in submission.notebooks:
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.manual_score = None
+                grade.needs_manual_grade = False
+        gradebook.db.commit()
+
+
 def write_feedback(
     student_id: str, course_dir: Path, out: Path, assignment: str, result: StudentResult, log_path: Path
 ) -> None:
     """(Re)generate the student's feedback from the gradebook, manual grades included; copy it to OUT."""
+    if not any((course_dir / "autograded" / student_id / assignment).glob("*.ipynb")):
+        return  # nothing was executed (no expected notebook): the CSV's reason says why
     code, output = run_nbgrader(
         ["generate_feedback", assignment, "--student", student_id, "--force"], course_dir, log_path
     )
@@ -243,6 +281,7 @@ def read_grades(
     """Per-student rows read from the gradebook: per-cell scores, auto/manual/total sums."""
     from nbgrader.api import Gradebook, MissingEntry
 
+    put_environment_on_path()
     db_url = f"sqlite:///{course_dir / 'gradebook.db'}"
     with Gradebook(db_url) as gradebook:
         master = gradebook.find_assignment(assignment)

@@ -11,7 +11,10 @@ ASSIGNMENT ?= numpy_rnn
 SUBMISSIONS ?=
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data book book-quick test lint format assignments grade clean distclean
+system-deps: ## Install Debian packages the tests use (bubblewrap sandbox, headless Chromium); needs root or sudo
+	@bash .ci/install-system-deps.sh
+
+.PHONY: help venv system-deps data book book-quick test lint format assignments grade clean distclean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'

@@ -38,7 +38,7 @@ book: $(INSTALLED) ## Build the HTML book (full mode) into _build/html; fails on
 book-quick: $(INSTALLED) ## Build the book in quick mode into _build/quick/_build/html (a preview)
 	COURSE_QUICK=1 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/quick
 
-test: $(INSTALLED) ## Run every test in quick mode: helpers, notebooks (nbval), release, autograder
+test: $(INSTALLED) system-deps ## Run every test in quick mode: helpers, notebooks (nbval), release, autograder
 	COURSE_QUICK=1 $(BIN)/python -m pytest
 
 lint: $(INSTALLED) ## Check style with ruff (code, tests and solution notebooks)

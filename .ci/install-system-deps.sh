@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Debian packages the test suite uses: bubblewrap (the autograder's sandbox) and headless Chromium
-# (the browser test of the built book). Installs only what is missing; without root or sudo it
+# Debian packages the test suite uses: bubblewrap (the autograder's sandbox), headless Chromium
+# (the browser test of the built book) and a Korean font (so the screenshots of the bilingual
+# glossary show Hangul instead of empty boxes). Installs only what is missing; without root or sudo it
 # prints what to install and exits 0 (the tests that need them then skip with a reason).
 set -euo pipefail
-packages=(bubblewrap chromium chromium-driver)
+packages=(bubblewrap chromium chromium-driver fonts-nanum)
 missing=()
 for package in "${packages[@]}"; do
   dpkg -s "$package" >/dev/null 2>&1 || missing+=("$package")

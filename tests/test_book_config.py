@@ -1,0 +1,210 @@
+"""The book's configuration: every page in _toc.yml exists, _config.yml enables what the course relies
+on, and every notebook page opens with the Colab/Binder set-up cell. Fast: nothing is built or run."""
+
+import re
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
+TOC = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+#: The first code cell of every notebook page, tagged remove-input. On Colab or Binder, where the course
+#: package is missing, it installs it from the repository; locally it does nothing and prints nothing.
+SETUP_CELL_TAG = "remove-input"
+SETUP_CELL = """\
+# Colab / Binder: install the course helpers when they are missing. Locally this does nothing.
+import importlib.util
+
+if importlib.util.find_spec("rnncourse") is None:
+    %pip install --quiet "rnncourse @ git+https://github.com/rnn-hands-on/rnn-hands-on"
+    importlib.invalidate_caches()"""
+
+
+def toc_files(node) -> list[str]:
+    """Every `file:` entry of a jupyter-book table of contents, root first, in reading order."""
+    found = []
+    if isinstance(node, dict):
+        if "file" in node:
+            found.append(node["file"])
+        if "root" in node:
+            found.append(node["root"])
+        for key in ("parts", "chapters", "sections"):
+            for child in node.get(key, []):
+                found += toc_files(child)
+    return found
+
+
+def page_path(entry: str) -> Path | None:
+    """The source file of a toc entry (written without extension), or None if there is none."""
+    for suffix in (".md", ".ipynb"):
+        candidate = REPO_ROOT / f"{entry}{suffix}"
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+PAGES = toc_files(TOC)
+BOOK_PAGES = [page_path(entry) for entry in PAGES if page_path(entry) is not None]
+
+
+def is_myst_notebook(path: Path) -> bool:
+    head = path.read_text(encoding="utf-8")[:500]
+    return path.suffix == ".md" and head.startswith("---") and "format_name: myst" in head
+
+
+NOTEBOOK_PAGES = [
+    path
+    for path in BOOK_PAGES
+    if is_myst_notebook(path) and any(c.cell_type == "code" for c in jupytext.read(path).cells)
+]
+
+
+def test_toc_is_a_book_with_numbered_parts():
+    assert TOC["format"] == "jb-book"
+    assert TOC["root"] == "book/intro"
+    numbered = [part for part in TOC.get("parts", []) if part.get("numbered")]
+    assert numbered, "at least one part of _toc.yml should be numbered"
+    assert all(part.get("caption") for part in TOC["parts"]), "every part needs a caption"
+
+
+@pytest.mark.parametrize("entry", PAGES)
+def test_every_toc_page_exists(entry):
+    assert page_path(entry) is not None, f"_toc.yml lists {entry}, but neither {entry}.md nor .ipynb exists"
+
+
+def test_no_page_is_listed_twice():
+    assert len(PAGES) == len(set(PAGES)), [page for page in PAGES if PAGES.count(page) > 1]
+
+
+def test_config_enables_what_the_book_relies_on():
+    assert CONFIG["title"] and CONFIG["author"]
+    assert (REPO_ROOT / CONFIG["logo"]).is_file()
+    assert CONFIG["only_build_toc_files"] is True
+    # strict builds: a failing cell fails the build, TensorFlow's stderr never reaches the HTML
+    assert CONFIG["execute"]["allow_errors"] is False
+    assert CONFIG["execute"]["stderr_output"] == "remove"
+    # math ($...$, $$...$$, equation environments), ::: admonitions (dropdown solutions)
+    extensions = set(CONFIG["parse"]["myst_enable_extensions"])
+    assert {"dollarmath", "amsmath", "colon_fence"} <= extensions
+    # bibliography
+    assert CONFIG["bibtex_bibfiles"], "bibtex_bibfiles must list book/references.bib"
+    for bibfile in CONFIG["bibtex_bibfiles"]:
+        assert (REPO_ROOT / bibfile).is_file(), bibfile
+    # repository, issue and launch buttons
+    repository = CONFIG["repository"]["url"]
+    assert repository.startswith("https://github.com/")
+    assert CONFIG["repository"]["branch"]
+    assert CONFIG["html"]["use_repository_button"] is True
+    assert CONFIG["html"]["use_issues_button"] is True
+    launch = CONFIG["launch_buttons"]
+    assert launch["colab_url"] == "https://colab.research.google.com"
+    assert launch["binderhub_url"] == "https://mybinder.org"
+    sphinx_config = CONFIG["sphinx"]["config"]
+    # no Thebe (its inline script is written twice with Sphinx 7.4: a JavaScript error on every page)
+    extensions = sphinx_config["extensions"]
+    assert "sphinx_thebe" not in extensions and launch.get("thebe") is False
+    assert {
+        "myst_nb",
+        "jupyter_book",
+        "sphinx_book_theme",
+        "sphinx_togglebutton",
+        "sphinxcontrib.bibtex",
+    } <= set(extensions)
+    assert sphinx_config["html_context"]["default_mode"] in {"auto", "light", "dark"}
+    # notebooks paired with the pages (for Colab) are not built twice
+    assert "book/**.ipynb" in CONFIG["exclude_patterns"]
+    # the static folder (logo, CSS) is copied into the site
+    for folder in sphinx_config["html_static_path"]:
+        assert (REPO_ROOT / folder).is_dir(), folder
+        for css in sphinx_config.get("html_css_files", []):
+            assert (REPO_ROOT / folder / css).is_file(), css
+
+
+def test_setup_cell_installs_from_this_repository():
+    repository = CONFIG["repository"]["url"]
+    assert f'"rnncourse @ git+{repository}"' in SETUP_CELL
+
+
+def test_binder_environment_uses_the_pinned_requirements_and_installs_the_package():
+    requirements = (REPO_ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
+    assert "-r ../requirements.txt" in requirements.splitlines()
+    post_build = REPO_ROOT / "binder" / "postBuild"
+    assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
+    text = post_build.read_text(encoding="utf-8")
+    assert "pip install --no-deps -e ." in text
+    assert "jupytext-config set-default-viewer" in text
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_notebook_page_starts_with_the_setup_cell(path):
+    """Colab and Binder open a chapter without the course package: its first code cell must install it."""
+    first = next(cell for cell in jupytext.read(path).cells if cell.cell_type == "code")
+    assert first.source.strip() == SETUP_CELL, (
+        f"{path.relative_to(REPO_ROOT)}: the first code cell must be the set-up cell of "
+        f"tests/test_book_config.py (SETUP_CELL), tagged {SETUP_CELL_TAG!r}; found:\n{first.source}"
+    )
+    assert SETUP_CELL_TAG in first.metadata.get("tags", []), (
+        f"the set-up cell must be tagged {SETUP_CELL_TAG}"
+    )
+
+
+def bib_keys() -> set[str]:
+    keys = set()
+    for bibfile in CONFIG["bibtex_bibfiles"]:
+        keys |= set(re.findall(r"@\w+\{([^,\s]+),", (REPO_ROOT / bibfile).read_text(encoding="utf-8")))
+    return keys
+
+
+def glossary_terms() -> set[str]:
+    """Every term of book/glossary.md (lower case, as Sphinx matches them)."""
+    text = (REPO_ROOT / "book" / "glossary.md").read_text(encoding="utf-8")
+    body = text.split("```{glossary}", 1)[1].split("\n```", 1)[0]
+    return {
+        line.strip().lower()
+        for line in body.splitlines()
+        if line.strip() and not line.startswith((" ", "\t", ":"))
+    }
+
+
+CITE = re.compile(r"\{cite(?::\w+)?\}`([^`]+)`")
+TERM = re.compile(r"\{term\}`([^`]+)`")
+
+
+@pytest.mark.parametrize("path", BOOK_PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_citations_and_glossary_links_resolve(path):
+    text = path.read_text(encoding="utf-8")
+    keys = bib_keys()
+    for group in CITE.findall(text):
+        for key in group.split(","):
+            assert key.strip() in keys, f"{key.strip()!r} is cited but not in {CONFIG['bibtex_bibfiles']}"
+    terms = glossary_terms()
+    for link in TERM.findall(text):
+        target = re.sub(r"\s+", " ", link.rsplit("<", 1)[-1].rstrip(">") if link.endswith(">") else link)
+        assert target.strip().lower() in terms, f"{{term}}`{link}` has no entry in book/glossary.md"
+
+
+def test_references_have_the_fields_a_citation_needs():
+    text = (REPO_ROOT / CONFIG["bibtex_bibfiles"][0]).read_text(encoding="utf-8")
+    entries = re.split(r"\n(?=@)", text.split("\n@", 1)[1])
+    assert len(entries) >= 9
+    for entry in entries:
+        for field in ("author", "title", "year"):
+            assert re.search(rf"^\s*{field}\s*=", entry, re.M), f"{entry.splitlines()[0]} lacks {field}"
+        assert re.search(r"^\s*(journal|booktitle|howpublished)\s*=", entry, re.M), entry.splitlines()[0]
+
+
+@pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
+def test_paired_notebook_matches_its_page(path):
+    """Colab opens book/<page>.ipynb when it is committed next to the page: it must hold the same cells."""
+    paired = path.with_suffix(".ipynb")
+    if not paired.is_file():
+        return  # no paired notebook: the Colab button links to the .md page
+    ours = [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(path).cells]
+    theirs = [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(paired).cells]
+    assert ours == theirs, (
+        f"{paired.relative_to(REPO_ROOT)} is out of date: run jupytext --sync or regenerate it"
+    )

@@ -1,0 +1,429 @@
+"""The built book, opened in headless Chromium: math rendered, figures loaded, glossary links resolve,
+no console errors. Screenshots go to _build/screenshots/.
+
+The book is built once per session in quick mode (``COURSE_QUICK=1 jupyter-book build . -W -n
+--keep-going --path-output _build/quick``; Jupyter Book's execution cache makes later builds fast), or
+taken from ``$COURSE_BOOK_HTML`` when that names an already built ``html`` folder
+(``$COURSE_BOOK_OUTPUT`` and ``$COURSE_BOOK_TOC`` change the build folder and the table of contents).
+It is served on 127.0.0.1 and driven through the Chrome DevTools protocol with ``websocket-client`` (a
+dependency of jupyter_server), so no browser-automation package is needed.
+
+The machine may be offline, and the book loads MathJax from its CDN: the test answers those requests
+from a local copy of MathJax 3 (the ``django-static-mathjax`` package, or ``$COURSE_MATHJAX_DIR``
+pointing at a MathJax ``es5`` folder). Every other request that leaves 127.0.0.1 is refused.
+Skips with a reason when Chromium, websocket-client or MathJax is missing (``make system-deps``
+installs Chromium).
+"""
+
+import base64
+import functools
+import http.server
+import importlib.util
+import json
+import mimetypes
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+QUICK_OUTPUT = REPO_ROOT / "_build" / "quick"
+SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
+MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
+CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-extensions",
+    "--disable-dev-shm-usage",
+    "--hide-scrollbars",
+    "--mute-audio",
+    "--window-size=1280,1000",
+    "--remote-allow-origins=*",
+    "--remote-debugging-port=0",
+]
+TIMEOUT = 60  # seconds for one page to load and typeset
+
+pytestmark = pytest.mark.slow
+
+
+# --------------------------------------------------------------------------------------------------
+# What to open
+
+
+def toc_entries() -> list[str]:
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
+
+    def walk(node):
+        if isinstance(node, dict):
+            for key in ("root", "file"):
+                if key in node:
+                    yield node[key]
+            for key in ("parts", "chapters", "sections"):
+                for child in node.get(key, []):
+                    yield from walk(child)
+
+    return list(walk(toc))
+
+
+def pages_to_check(html_dir: Path) -> dict[str, str]:
+    """{screenshot name: page path in the site}: index, the model theory chapter, a lab, reference pages."""
+    wanted = {"index": "book/intro", "simple_rnn_numpy": "book/rnn_basics/simple_rnn_numpy"}
+    labs = [entry for entry in toc_entries() if entry.startswith("book/labs/")]
+    if labs:
+        wanted["lab_" + Path(labs[0]).name] = labs[0]
+    for name, entry in (("glossary", "book/glossary"), ("errata", "book/appendix/errata")):
+        wanted[name] = entry
+    pages = {
+        name: f"{entry}.html" for name, entry in wanted.items() if (html_dir / f"{entry}.html").is_file()
+    }
+    missing = {"index", "simple_rnn_numpy"} - set(pages)
+    assert not missing, f"the built book in {html_dir} lacks {sorted(missing)}"
+    return pages
+
+
+# --------------------------------------------------------------------------------------------------
+# Fixtures: the built book, a local web server, MathJax, Chromium
+
+
+def find_chromium() -> str | None:
+    for name in CHROMIUM_NAMES:
+        found = shutil.which(name)
+        if found:
+            return found
+    return None
+
+
+def find_mathjax_es5() -> Path | None:
+    if os.environ.get("COURSE_MATHJAX_DIR"):
+        folder = Path(os.environ["COURSE_MATHJAX_DIR"])
+        return folder if (folder / "tex-mml-chtml.js").is_file() else None
+    spec = importlib.util.find_spec("mathjax")
+    for location in (spec.submodule_search_locations or []) if spec else []:
+        folder = Path(location) / "static" / "mathjax" / "es5"
+        if (folder / "tex-mml-chtml.js").is_file():
+            return folder
+    return None
+
+
+@pytest.fixture(scope="session")
+def chromium() -> str:
+    binary = find_chromium()
+    if binary is None:
+        pytest.skip(
+            "Chromium is not installed (make system-deps, or apt-get install chromium chromium-driver)"
+        )
+    if importlib.util.find_spec("websocket") is None:
+        pytest.skip("websocket-client is not installed (it comes with jupyter_server)")
+    return binary
+
+
+@pytest.fixture(scope="session")
+def mathjax_es5() -> Path:
+    folder = find_mathjax_es5()
+    if folder is None:
+        pytest.skip("no local MathJax 3 to stand in for the CDN (pip install django-static-mathjax)")
+    return folder
+
+
+@pytest.fixture(scope="session")
+def built_book(chromium) -> Path:
+    """The html folder of a quick-mode build of the book (built here unless $COURSE_BOOK_HTML is set)."""
+    if os.environ.get("COURSE_BOOK_HTML"):
+        html_dir = Path(os.environ["COURSE_BOOK_HTML"]).resolve()
+        assert (html_dir / "index.html").is_file(), f"$COURSE_BOOK_HTML={html_dir} holds no built book"
+        return html_dir
+    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which(
+        "jupyter-book"
+    )
+    if jupyter_book is None:
+        pytest.skip("jupyter-book is not installed")
+    output = Path(os.environ.get("COURSE_BOOK_OUTPUT", QUICK_OUTPUT)).resolve()
+    command = [jupyter_book, "build", ".", "-W", "-n", "--keep-going", "--path-output", str(output)]
+    if os.environ.get("COURSE_BOOK_TOC"):  # preview a table of contents other than _toc.yml
+        command += ["--toc", os.environ["COURSE_BOOK_TOC"]]
+    result = subprocess.run(
+        command, cwd=REPO_ROOT, env={**os.environ, "COURSE_QUICK": "1"}, capture_output=True, text=True
+    )
+    log = result.stdout + result.stderr
+    assert result.returncode == 0, f"the quick build failed ({' '.join(command)}):\n{log[-6000:]}"
+    return output / "_build" / "html"
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, *args):  # no request log on stderr
+        pass
+
+
+@pytest.fixture(scope="session")
+def site(built_book) -> str:
+    """Base URL of the built book, served on 127.0.0.1 at a free port."""
+    handler = functools.partial(QuietHandler, directory=str(built_book))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}/"
+    server.shutdown()
+    server.server_close()
+
+
+class DevTools:
+    """A minimal Chrome DevTools protocol client over one page's websocket."""
+
+    def __init__(self, websocket_url: str, mathjax_es5: Path, site: str):
+        import websocket
+
+        self.socket = websocket.create_connection(websocket_url, timeout=TIMEOUT, suppress_origin=True)
+        self.mathjax_es5 = mathjax_es5
+        self.site = site
+        self.next_id = 0
+        self.errors: list[str] = []
+
+    def send(self, method: str, **params) -> int:
+        self.next_id += 1
+        self.socket.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        return self.next_id
+
+    def call(self, method: str, **params) -> dict:
+        """Send a command and wait for its answer, handling the events that arrive meanwhile."""
+        wanted = self.send(method, **params)
+        deadline = time.monotonic() + TIMEOUT
+        while time.monotonic() < deadline:
+            message = json.loads(self.socket.recv())
+            if message.get("id") == wanted:
+                if "error" in message:
+                    raise RuntimeError(f"{method}: {message['error']}")
+                return message.get("result", {})
+            if "method" in message:
+                self.on_event(message["method"], message.get("params", {}))
+        raise TimeoutError(f"no answer to {method} within {TIMEOUT} s")
+
+    def on_event(self, method: str, params: dict) -> None:
+        if method == "Fetch.requestPaused":
+            self.answer_request(params)
+        elif method == "Runtime.exceptionThrown":
+            details = params["exceptionDetails"]
+            self.errors.append(
+                f"exception: {details.get('exception', {}).get('description', details['text'])}"
+            )
+        elif method == "Runtime.consoleAPICalled" and params["type"] == "error":
+            self.errors.append(
+                "console.error: "
+                + " ".join(str(a.get("value", a.get("description"))) for a in params["args"])
+            )
+        elif method == "Log.entryAdded" and params["entry"]["level"] == "error":
+            entry = params["entry"]
+            self.errors.append(f"{entry['source']}: {entry['text']} {entry.get('url', '')}".strip())
+
+    def answer_request(self, params: dict) -> None:
+        """Serve the MathJax CDN from the local copy, let the local site through, refuse the rest."""
+        url, request_id = params["request"]["url"], params["requestId"]
+        if url.startswith(self.site):
+            self.send("Fetch.continueRequest", requestId=request_id)
+            return
+        if url.startswith(MATHJAX_CDN):
+            path = (self.mathjax_es5 / url[len(MATHJAX_CDN) :].split("?")[0]).resolve()
+            if path.is_file() and path.is_relative_to(self.mathjax_es5.resolve()):
+                content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+                if path.suffix == ".js":
+                    content_type = "application/javascript"
+                self.send(
+                    "Fetch.fulfillRequest",
+                    requestId=request_id,
+                    responseCode=200,
+                    responseHeaders=[
+                        {"name": "Content-Type", "value": content_type},
+                        {"name": "Access-Control-Allow-Origin", "value": "*"},
+                    ],
+                    body=base64.b64encode(path.read_bytes()).decode("ascii"),
+                )
+                return
+        self.errors.append(f"request leaving the site: {url}")
+        self.send("Fetch.failRequest", requestId=request_id, errorReason="InternetDisconnected")
+
+    def evaluate(self, expression: str):
+        result = self.call("Runtime.evaluate", expression=expression, awaitPromise=True, returnByValue=True)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"{expression[:80]}...: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def open(self, url: str) -> None:
+        self.errors.clear()
+        self.call("Page.navigate", url=url)
+        deadline = time.monotonic() + TIMEOUT
+        while self.evaluate("document.readyState") != "complete":
+            assert time.monotonic() < deadline, f"{url} did not finish loading"
+            time.sleep(0.1)
+
+    def close(self) -> None:
+        self.socket.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def browser(chromium, mathjax_es5, site):
+    """A headless Chromium page under DevTools control; every request is intercepted."""
+    profile = tempfile.mkdtemp(prefix="course-chromium-")
+    process = subprocess.Popen(
+        [chromium, *CHROMIUM_FLAGS, f"--user-data-dir={profile}", "about:blank"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        port_file = Path(profile) / "DevToolsActivePort"
+        deadline = time.monotonic() + TIMEOUT
+        while not (port_file.is_file() and port_file.read_text().strip()):
+            assert process.poll() is None, f"Chromium exited with code {process.returncode}"
+            assert time.monotonic() < deadline, "Chromium did not open its DevTools port"
+            time.sleep(0.1)
+        port = int(port_file.read_text().split()[0])
+        no_proxy = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+        targets = json.loads(no_proxy.open(f"http://127.0.0.1:{port}/json/list", timeout=TIMEOUT).read())
+        page = next(target for target in targets if target["type"] == "page")
+        devtools = DevTools(page["webSocketDebuggerUrl"], mathjax_es5, site)
+        for domain in ("Page", "Runtime", "Log"):
+            devtools.call(f"{domain}.enable")
+        devtools.call("Fetch.enable", patterns=[{"urlPattern": "*"}])
+        devtools.call("Network.setCacheDisabled", cacheDisabled=True)
+        yield devtools
+        devtools.close()
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        shutil.rmtree(profile, ignore_errors=True)
+
+
+# --------------------------------------------------------------------------------------------------
+# The checks, run in the page
+
+WAIT_FOR_MATHJAX = """
+(async () => {
+  const start = Date.now();
+  while (!(window.MathJax && MathJax.startup && MathJax.startup.promise)) {
+    if (Date.now() - start > TIMEOUT_MS) return "MathJax never started";
+    await new Promise(r => setTimeout(r, 50));
+  }
+  await MathJax.startup.promise;
+  return "ok";
+})()
+""".replace("TIMEOUT_MS", str(1000 * TIMEOUT))
+
+PAGE_REPORT = """
+(async () => {
+  const visible = document.querySelector("main") || document.body;
+  const copy = visible.cloneNode(true);
+  copy.querySelectorAll("pre, code, script, style, mjx-container, .highlight").forEach(e => e.remove());
+  const text = copy.textContent;
+  const images = [...document.images].map(img => ({src: img.currentSrc || img.src,
+      ok: img.complete && img.naturalWidth > 0}));
+  const termLinks = [...document.querySelectorAll("a[href*='#term-']")].map(a => a.href);
+  const missingTerms = [];
+  const pages = {};
+  for (const href of new Set(termLinks)) {
+    const url = new URL(href);
+    const key = url.origin + url.pathname;
+    if (!(key in pages)) {
+      pages[key] = key === location.origin + location.pathname ? document
+        : new DOMParser().parseFromString(await (await fetch(key)).text(), "text/html");
+    }
+    if (!pages[key].getElementById(decodeURIComponent(url.hash.slice(1)))) missingTerms.push(href);
+  }
+  return {
+    title: document.title,
+    rawMath: ["$$", "\\\\(", "\\\\[", "\\\\begin{"].filter(s => text.includes(s)),
+    mathSources: document.querySelectorAll(".math, span.math, div.math").length,
+    mathRendered: document.querySelectorAll("mjx-container").length,
+    mathErrors: document.querySelectorAll("mjx-merror").length,
+    images, termLinks: termLinks.length, missingTerms,
+    dropdowns: [...document.querySelectorAll(".admonition.dropdown")].map(box => ({
+      button: box.querySelector(".toggle-button") !== null,
+      hidden: box.classList.contains("toggle-hidden"),
+    })),
+  };
+})()
+"""
+
+
+def check_page(browser, site: str, name: str, path: str) -> dict:
+    browser.open(site + path)
+    assert browser.evaluate(WAIT_FOR_MATHJAX) == "ok", f"{path}: MathJax did not start"
+    report = browser.evaluate(PAGE_REPORT)
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
+    (SCREENSHOTS / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+    report["errors"] = list(browser.errors)
+    return report
+
+
+def test_pages_render_in_chromium(browser, site, built_book):
+    """Open each page; math typeset, images loaded, glossary targets present, console clean."""
+    problems = []
+    reports = {}
+    for name, path in pages_to_check(built_book).items():
+        report = reports[name] = check_page(browser, site, name, path)
+        where = f"{path}:"
+        if report["rawMath"]:
+            problems.append(f"{where} raw TeX delimiters left in the visible text: {report['rawMath']}")
+        if report["mathSources"] and report["mathRendered"] == 0:
+            problems.append(f"{where} {report['mathSources']} math elements but no MathJax output")
+        if report["mathErrors"]:
+            problems.append(f"{where} {report['mathErrors']} MathJax errors")
+        problems += [
+            f"{where} image not loaded: {image['src']}" for image in report["images"] if not image["ok"]
+        ]
+        problems += [f"{where} glossary link to a missing anchor: {href}" for href in report["missingTerms"]]
+        problems += [f"{where} console: {error}" for error in report["errors"]]
+    assert not problems, "\n".join(problems)
+    # the theory chapter has display math, a figure and glossary links: make sure they were seen
+    chapter = reports["simple_rnn_numpy"]
+    assert chapter["mathRendered"] > 0, "no MathJax output in the SimpleRNN chapter"
+    assert any(image["src"].endswith(".png") for image in chapter["images"]), (
+        "no figure in the SimpleRNN chapter"
+    )
+    assert chapter["termLinks"] > 0, "no glossary links in the SimpleRNN chapter"
+    # exercise solutions: dropdown admonitions, collapsed by sphinx-togglebutton until clicked
+    assert chapter["dropdowns"], "no dropdown solutions in the SimpleRNN chapter"
+    assert all(box["button"] and box["hidden"] for box in chapter["dropdowns"]), chapter["dropdowns"]
+    assert all((SCREENSHOTS / f"{name}.png").stat().st_size > 10_000 for name in reports)
+
+
+def test_launch_and_download_buttons_are_present(browser, site, built_book):
+    """The theory chapter offers Binder, Colab, the repository, an issue link and .md / .ipynb downloads."""
+    browser.open(site + "book/rnn_basics/simple_rnn_numpy.html")
+    links = browser.evaluate("[...document.querySelectorAll('a')].map(a => a.getAttribute('href') || '')")
+    expected = {
+        "Binder": "https://mybinder.org/v2/gh/",
+        "Colab": "https://colab.research.google.com/github/",
+        "repository": "https://github.com/",
+        "issue": "/issues/new",
+        ".md download": "_sources/book/rnn_basics/simple_rnn_numpy.md",
+        ".ipynb download": "_sources/book/rnn_basics/simple_rnn_numpy.ipynb",
+    }
+    missing = [label for label, fragment in expected.items() if not any(fragment in link for link in links)]
+    assert not missing, f"missing header buttons: {missing}"
+    assert (built_book / "_sources" / "book" / "rnn_basics" / "simple_rnn_numpy.ipynb").is_file()
+    assert (built_book / "search.html").is_file(), "the book has no search page"

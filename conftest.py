@@ -28,6 +28,10 @@ if "KERAS_HOME" not in os.environ:
     atexit.register(shutil.rmtree, _keras_home, ignore_errors=True)
 
 
+# book/**/*.ipynb are the Colab copies of the MyST pages (`make notebooks`): the pages themselves run.
+collect_ignore_glob = ["book/*.ipynb"]
+
+
 def is_myst_notebook(path: Path) -> bool:
     """A Markdown file under book/ with a jupytext MyST header is an executable notebook."""
     if path.suffix != ".md" or not path.is_relative_to(BOOK_DIR):

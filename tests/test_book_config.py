@@ -5,6 +5,7 @@ import re
 from pathlib import Path
 
 import jupytext
+import nbformat
 import pytest
 import yaml
 
@@ -199,12 +200,14 @@ def test_references_have_the_fields_a_citation_needs():
 
 @pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_paired_notebook_matches_its_page(path):
-    """Colab opens book/<page>.ipynb when it is committed next to the page: it must hold the same cells."""
+    """Colab opens only .ipynb files: each page has a committed copy, same cells, no outputs."""
     paired = path.with_suffix(".ipynb")
-    if not paired.is_file():
-        return  # no paired notebook: the Colab button links to the .md page
+    assert paired.is_file(), f"{paired.relative_to(REPO_ROOT)} is missing: run `make notebooks`"
     ours = [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(path).cells]
-    theirs = [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(paired).cells]
-    assert ours == theirs, (
-        f"{paired.relative_to(REPO_ROOT)} is out of date: run jupytext --sync or regenerate it"
-    )
+    notebook = nbformat.read(paired, as_version=4)
+    theirs = [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
+    assert ours == theirs, f"{paired.relative_to(REPO_ROOT)} is out of date: run `make notebooks`"
+    with_outputs = [i for i, cell in enumerate(notebook.cells) if cell.get("outputs")]
+    assert not with_outputs, f"{paired.relative_to(REPO_ROOT)} has outputs in cells {with_outputs}"
+
+

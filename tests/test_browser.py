@@ -425,5 +425,8 @@ def test_launch_and_download_buttons_are_present(browser, site, built_book):
     }
     missing = [label for label, fragment in expected.items() if not any(fragment in link for link in links)]
     assert not missing, f"missing header buttons: {missing}"
+    # Colab opens only notebooks: the button must name the committed book/<page>.ipynb (`make notebooks`)
+    colab = [link for link in links if link.startswith(expected["Colab"])]
+    assert all(link.endswith("/book/rnn_basics/simple_rnn_numpy.ipynb") for link in colab), colab
     assert (built_book / "_sources" / "book" / "rnn_basics" / "simple_rnn_numpy.ipynb").is_file()
     assert (built_book / "search.html").is_file(), "the book has no search page"

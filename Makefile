@@ -14,7 +14,7 @@ SUBMISSIONS ?=
 system-deps: ## Install Debian packages the tests use (bubblewrap sandbox, headless Chromium); needs root or sudo
 	@bash .ci/install-system-deps.sh
 
-.PHONY: help venv system-deps data book book-quick notebooks test lint format assignments grade clean distclean
+.PHONY: help venv system-deps data book book-quick lab-times notebooks test lint format assignments grade clean distclean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ book: $(INSTALLED) ## Build the HTML book (full mode) into _build/html; fails on
 
 book-quick: $(INSTALLED) ## Build the book in quick mode into _build/quick/_build/html (a preview)
 	COURSE_QUICK=1 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/quick
+
+lab-times: $(INSTALLED) ## Print each lab's full-mode time, as recorded by the last `make book`
+	$(BIN)/python benchmarks/lab_times.py --from-cache
 
 notebooks: $(INSTALLED) ## Regenerate the .ipynb copies of the book pages (what Colab opens; outputs empty)
 	@for page in $$(grep -rl --include='*.md' 'format_name: myst' book); do \

@@ -209,5 +209,3 @@ def test_paired_notebook_matches_its_page(path):
     assert ours == theirs, f"{paired.relative_to(REPO_ROOT)} is out of date: run `make notebooks`"
     with_outputs = [i for i, cell in enumerate(notebook.cells) if cell.get("outputs")]
     assert not with_outputs, f"{paired.relative_to(REPO_ROOT)} has outputs in cells {with_outputs}"
-
-

@@ -86,14 +86,15 @@ def pages_to_check(html_dir: Path) -> dict[str, str]:
     """{screenshot name: page path in the site}: index, the model theory chapter, a lab, reference pages."""
     wanted = {"index": "book/intro", "simple_rnn_numpy": "book/rnn_basics/simple_rnn_numpy"}
     labs = [entry for entry in toc_entries() if entry.startswith("book/labs/")]
-    if labs:
-        wanted["lab_" + Path(labs[0]).name] = labs[0]
+    assert labs, "_toc.yml lists no lab (book/labs/...)"
+    lab = "lab_" + Path(labs[0]).name
+    wanted[lab] = labs[0]
     for name, entry in (("glossary", "book/glossary"), ("errata", "book/appendix/errata")):
         wanted[name] = entry
     pages = {
         name: f"{entry}.html" for name, entry in wanted.items() if (html_dir / f"{entry}.html").is_file()
     }
-    missing = {"index", "simple_rnn_numpy"} - set(pages)
+    missing = {"index", "simple_rnn_numpy", lab} - set(pages)
     assert not missing, f"the built book in {html_dir} lacks {sorted(missing)}"
     return pages
 

@@ -60,7 +60,7 @@ format: $(INSTALLED) ## Format code with ruff
 assignments: $(INSTALLED) ## Regenerate assignments/ from solutions/ with nbgrader (never edit assignments/)
 	$(BIN)/python -m autograder.release
 
-grade: $(INSTALLED) ## Autograde: make grade SUBMISSIONS=folder-or-zip ASSIGNMENT=numpy_rnn
+grade: $(INSTALLED) system-deps ## Autograde: make grade SUBMISSIONS=folder-or-zip ASSIGNMENT=numpy_rnn
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip> ASSIGNMENT=<name>"; exit 2; }
 	$(BIN)/python -m autograder "$(SUBMISSIONS)" --assignment "$(ASSIGNMENT)"
 

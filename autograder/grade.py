@@ -1,26 +1,30 @@
 """Grade a folder (or zip) of submissions with nbgrader: grades CSV plus per-student feedback.
 
-    python -m autograder SUBMISSIONS --assignment numpy_rnn [--out grading_output] [--force]
+    python -m autograder SUBMISSIONS --assignment numpy_rnn [--out DIR] [--force] [--workers N]
+        [--cell-timeout S] [--notebook-timeout S] [--memory-limit 6G] [--max-output N] [--sandbox on|off]
 
 SUBMISSIONS is ``<student>/<assignment>/<notebook>.ipynb`` (optionally with nbgrader's
 ``timestamp.txt``), either as a folder or as a zip of that folder. The grader builds its own
 nbgrader course folder under ``OUT/course`` from a *copy* of ``solutions/<assignment>``, so
-``solutions/`` is only ever read. Each student is autograded in its own nbgrader process: a broken
-notebook is recorded with its reason and the others are graded as usual.
+``solutions/`` is only ever read. N workers (default: one per core) grade students at once, each in
+a private course folder with its kernel in a bubblewrap sandbox (``autograder/parallel.py``,
+``autograder/sandbox.py``); this process alone writes the main gradebook, merging one student at a
+time. A broken or hostile notebook is recorded with its reason and the others are graded as usual.
 
 Writes:
     OUT/grades.csv                      one row per student: status, per-cell and total scores, reason
     OUT/feedback/<student>/<nb>.html    nbgrader feedback, hidden tests removed
     OUT/logs/<student>.log              nbgrader's output for that student
+    OUT/summary.txt, score_histogram.png  end-of-run summary and histogram of total scores
     OUT/course/                         the nbgrader course (gradebook.db for the formgrader)
 
 Exit status: 0 every submission graded, 1 some submissions could not be graded (see the CSV),
-2 bad arguments (wrong path, empty folder, unknown assignment).
+2 bad arguments (wrong path, empty folder, unknown assignment, no working sandbox),
+3 the gradebook failed its integrity check after grading.
 """
 
 import argparse
 import csv
-import datetime
 import os
 import re
 import shutil
@@ -28,14 +32,31 @@ import subprocess
 import sys
 import tempfile
 import zipfile
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from autograder.parallel import (
+    Job,
+    Limits,
+    Outcome,
+    grade_in_worker,
+    merge_submission,
+    record_empty_submission,
+    snapshot_gradebook,
+)
+from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
+from autograder.sandbox import bwrap_problem, format_size, parse_size
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
 NBGRADER_TIMEOUT_S = 30 * 60
+# Address-space cap of a grading kernel (RLIMIT_AS). TensorFlow maps far more than it touches: the
+# honest numpy_rnn solution needs about 1.3 GiB of address space here (2 cores; more cores mean
+# more thread stacks and malloc arenas), so the default leaves ample room while stopping runaways.
+DEFAULT_MEMORY_LIMIT = "6G"
 
 
 class UsageError(Exception):
@@ -49,6 +70,8 @@ class StudentResult:
     student_id: str
     status: str = "pending"  # graded | error | skipped
     reasons: list[str] = field(default_factory=list)
+    flagged: bool = False
+    seconds: float = 0.0
 
 
 # --------------------------------------------------------------------------------------------
@@ -168,91 +191,6 @@ def expected_notebooks(course_dir: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in (course_dir / "solutions" / assignment).glob("*.ipynb"))
 
 
-def copy_submission(source: Path, target: Path) -> None:
-    """Copy one student's assignment folder, adding nbgrader's timestamp.txt if it has none."""
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(
-        source, target, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "__MACOSX")
-    )
-    stamp = target / "timestamp.txt"
-    if not stamp.exists():
-        now = datetime.datetime.now(datetime.UTC)
-        stamp.write_text(now.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
-
-
-def grade_student(
-    student_id: str, submissions: Path, course_dir: Path, out: Path, assignment: str, force: bool
-) -> StudentResult:
-    """Autograde one student and write their feedback; never raises for a bad submission."""
-    result = StudentResult(student_id)
-    log_path = out / "logs" / f"{student_id}.log"
-    if not STUDENT_ID_PATTERN.match(student_id):
-        result.status = "error"
-        result.reasons.append(
-            f"folder name {student_id!r} is not a valid student id (letters, digits, . _ -)"
-        )
-        return result
-    source = submissions / student_id / assignment
-    if not source.is_dir():
-        result.status = "error"
-        result.reasons.append(f"no {assignment}/ folder in the student's submission")
-        return result
-    graded = course_dir / "autograded" / student_id / assignment
-    if graded.exists() and not force:
-        result.status = "skipped"
-        result.reasons.append("already graded (use --force to grade again)")
-        write_feedback(student_id, course_dir, out, assignment, result, log_path)
-        return result
-    if log_path.exists():
-        log_path.unlink()
-
-    submitted = {p.name for p in source.glob("*.ipynb")}
-    expected = expected_notebooks(course_dir, assignment)
-    for name in expected:
-        if name not in submitted:
-            found = ", ".join(sorted(submitted)) or "no notebook"
-            result.reasons.append(f"missing {name} (found: {found}); scored 0")
-    copy_submission(source, course_dir / "submitted" / student_id / assignment)
-    if not submitted & set(expected):
-        # nbgrader refuses a submission without any expected notebook ("No notebooks found");
-        # record it in the gradebook as nbgrader records a missing notebook: every grade 0.
-        record_empty_submission(course_dir, assignment, student_id)
-        (course_dir / "autograded" / student_id / assignment).mkdir(parents=True, exist_ok=True)
-        result.status = "graded"
-        return result
-
-    code, output = run_nbgrader(
-        ["autograde", assignment, "--student", student_id, "--create", "--force"], course_dir, log_path
-    )
-    if code != 0:
-        result.status = "error"
-        result.reasons.append(f"autograde failed: {last_error_line(output)}")
-        return result
-    result.status = "graded"
-    write_feedback(student_id, course_dir, out, assignment, result, log_path)
-    return result
-
-
-def record_empty_submission(course_dir: Path, assignment: str, student_id: str) -> None:
-    """Create the student's submission in the gradebook with every grade set to 0."""
-    from nbgrader.api import Gradebook, MissingEntry
-
-    put_environment_on_path()
-    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
-        gradebook.update_or_create_student(student_id)
-        try:
-            submission = gradebook.find_submission(assignment, student_id)
-        except MissingEntry:
-            submission = gradebook.add_submission(assignment, student_id)
-        for notebook in submission.notebooks:
-            for grade in notebook.grades:
-                grade.auto_score = 0
-                grade.manual_score = None
-                grade.needs_manual_grade = False
-        gradebook.db.commit()
-
-
 def write_feedback(
     student_id: str, course_dir: Path, out: Path, assignment: str, result: StudentResult, log_path: Path
 ) -> None:
@@ -265,10 +203,16 @@ def write_feedback(
     if code != 0:
         result.reasons.append(f"feedback failed: {last_error_line(output)}")
         return
-    feedback_target = out / "feedback" / student_id
-    if feedback_target.exists():
-        shutil.rmtree(feedback_target)
-    shutil.copytree(course_dir / "feedback" / student_id / assignment, feedback_target)
+    copy_feedback(course_dir, out, assignment, student_id)
+
+
+def copy_feedback(course_dir: Path, out: Path, assignment: str, student_id: str) -> None:
+    source = course_dir / "feedback" / student_id / assignment
+    target = out / "feedback" / student_id
+    if target.exists():
+        shutil.rmtree(target)
+    if source.is_dir():
+        shutil.copytree(source, target)
 
 
 # --------------------------------------------------------------------------------------------
@@ -345,11 +289,112 @@ def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Command line
+# Grading a class
 
 
-def grade(submissions: Path, assignment: str, out: Path, force: bool = False) -> list[StudentResult]:
+@dataclass
+class Options:
+    """Everything ``grade()`` accepts besides the submissions, assignment and output folder."""
+
+    force: bool = False
+    workers: int = 0  # 0: one per CPU core
+    limits: Limits = field(default_factory=Limits)
+    sandbox_mode: str = "on"  # on (refuse without bwrap) | off
+    keep_work: bool = False
+
+
+def default_workers() -> int:
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return max(1, os.cpu_count() or 1)
+
+
+def decide_sandbox(mode: str) -> tuple[bool, str]:
+    """(use bwrap?, a one-line note for the output and the CSV). Never degrades silently: without a
+    working bwrap, ``on`` (the default) refuses to grade; only ``--sandbox off`` runs unsandboxed."""
+    if mode == "off":
+        return False, "OFF (--sandbox off): submissions ran UNSANDBOXED"
+    problem = bwrap_problem()
+    if problem is None:
+        return True, "bubblewrap (no network, only the student's folder visible)"
+    raise UsageError(
+        f"no sandbox: {problem}; install it (make system-deps) or pass --sandbox off to grade UNSANDBOXED"
+    )
+
+
+def plan_student(
+    student_id: str, root: Path, course_dir: Path, out: Path, assignment: str, options: Options
+) -> tuple[StudentResult, Job | None]:
+    """The result so far and the job to run (None: nothing to run for this student)."""
+    result = StudentResult(student_id)
+    if not STUDENT_ID_PATTERN.match(student_id):
+        result.status = "error"
+        result.reasons.append(
+            f"folder name {student_id!r} is not a valid student id (letters, digits, . _ -)"
+        )
+        return result, None
+    source = root / student_id / assignment
+    if not source.is_dir():
+        result.status = "error"
+        result.reasons.append(f"no {assignment}/ folder in the student's submission")
+        return result, None
+    if (course_dir / "autograded" / student_id / assignment).exists() and not options.force:
+        result.status = "skipped"
+        result.reasons.append("already graded (use --force to grade again)")
+        return result, None
+    job = Job(
+        student_id=student_id,
+        source=source,
+        assignment=assignment,
+        course_dir=course_dir,
+        work_dir=out / ".work" / student_id,
+        log_path=out / "logs" / f"{student_id}.log",
+        template_db=out / ".work" / "template.db",
+        limits=options.limits,
+    )
+    return result, job
+
+
+def finish_student(result: StudentResult, outcome: Outcome, job: Job, out: Path, options: Options) -> None:
+    """Merge one worker's outcome into the main course (main thread only)."""
+    result.status = outcome.status
+    result.reasons.extend(outcome.reasons)
+    result.flagged = outcome.flagged
+    result.seconds = outcome.seconds
+    course_dir, assignment, student = job.course_dir, job.assignment, job.student_id
+    try:
+        if outcome.status == "graded" and not outcome.empty:
+            merge_submission(course_dir, job.work_dir, assignment, student, outcome.flagged)
+            copy_feedback(course_dir, out, assignment, student)
+        elif outcome.status == "graded":  # no expected notebook: every grade 0, like nbgrader does
+            record_empty_submission(course_dir, assignment, student, outcome.flagged)
+            submitted = course_dir / "submitted" / student / assignment
+            if submitted.exists():
+                shutil.rmtree(submitted)
+            shutil.copytree(job.work_dir / "submitted" / student / assignment, submitted)
+            (course_dir / "autograded" / student / assignment).mkdir(parents=True, exist_ok=True)
+        else:  # could not be graded: keep an earlier run's grades, else record zeros
+            record_empty_submission(course_dir, assignment, student, outcome.flagged, reset=False)
+    except Exception as error:  # noqa: BLE001 - report, never stop the class
+        result.status = "error"
+        result.reasons.append(f"merging into the gradebook failed: {type(error).__name__}: {error}")
+    if not options.keep_work and job.work_dir.exists():
+        shutil.rmtree(job.work_dir, ignore_errors=True)
+
+
+def describe(result: StudentResult) -> str:
+    detail = f" ({'; '.join(result.reasons)[:400]})" if result.reasons else ""
+    timing = f" {result.seconds:.1f} s" if result.seconds else ""
+    return f"{result.student_id}: {result.status}{timing}{detail}"
+
+
+def grade(
+    submissions: Path, assignment: str, out: Path, force: bool = False, options: Options | None = None
+) -> list[StudentResult]:
     """Grade every student folder under ``submissions``; write OUT/grades.csv; return the results."""
+    options = options or Options()
+    options.force = options.force or force
     known = available_assignments()
     if assignment not in known:
         raise UsageError(f"unknown assignment {assignment!r}: choose one of {', '.join(known) or '(none)'}")
@@ -358,6 +403,9 @@ def grade(submissions: Path, assignment: str, out: Path, force: bool = False) ->
     out = out.resolve()
     if out.is_relative_to(SOLUTIONS_DIR.resolve()):
         raise UsageError("the output folder must not be inside solutions/")
+    use_sandbox, sandbox_note = decide_sandbox(options.sandbox_mode)
+    options.limits.sandbox = use_sandbox
+    workers = options.workers or default_workers()
 
     with tempfile.TemporaryDirectory(prefix="autograder-unzip-") as unzip_dir:
         if submissions.is_file():
@@ -374,23 +422,93 @@ def grade(submissions: Path, assignment: str, out: Path, force: bool = False) ->
             )
 
         course_dir = out / "course"
-        print(f"Grading {len(students)} submission(s) of {assignment} into {out}", flush=True)
+        print(
+            f"Grading {len(students)} submission(s) of {assignment} into {out} with {workers} worker(s)",
+            flush=True,
+        )
+        if not use_sandbox:
+            warning = f"WARNING: sandbox {sandbox_note}: student code can read this machine's files and use the network"
+            print(f"{'!' * 100}\n{warning}\n{'!' * 100}", flush=True)
+            print(warning, file=sys.stderr, flush=True)
+        else:
+            print(f"Sandbox: {sandbox_note}", flush=True)
+        limits = options.limits
+        print(
+            f"Limits per notebook: cell timeout {limits.cell_timeout or 'from nbgrader_config.py'} s, "
+            f"wall {limits.notebook_timeout or 'none'} s, memory {format_size(limits.memory_bytes)}, "
+            f"output {limits.max_cell_output:,} chars/cell",
+            flush=True,
+        )
         prepare_course(course_dir, assignment)
-        results = []
-        for index, student_id in enumerate(students, start=1):
-            result = grade_student(student_id, root, course_dir, out, assignment, force)
-            results.append(result)
-            detail = f" ({'; '.join(result.reasons)})" if result.reasons else ""
-            print(f"[{index}/{len(students)}] {student_id}: {result.status}{detail}", flush=True)
+        snapshot_gradebook(course_dir / "gradebook.db", out / ".work" / "template.db")
 
-    header, rows = read_grades(course_dir, assignment, results)
+        results: dict[str, StudentResult] = {}
+        jobs: list[tuple[StudentResult, Job]] = []
+        progress = Progress(len(students))
+        for student_id in students:
+            result, job = plan_student(student_id, root, course_dir, out, assignment, options)
+            results[student_id] = result
+            if job is not None:
+                jobs.append((result, job))
+                continue
+            if result.status == "skipped":
+                write_feedback(
+                    student_id, course_dir, out, assignment, result, out / "logs" / f"{student_id}.log"
+                )
+            progress.update(describe(result))
+
+        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
+        try:
+            futures = {executor.submit(grade_in_worker, job): (result, job) for result, job in jobs}
+            for future in as_completed(futures):
+                result, job = futures[future]
+                finish_student(result, future.result(), job, out, options)
+                progress.update(describe(result))
+        except KeyboardInterrupt:
+            executor.shutdown(wait=False, cancel_futures=True)
+            raise
+        finally:
+            executor.shutdown(wait=True)
+        template = out / ".work" / "template.db"
+        if template.exists():
+            template.unlink()
+        if not options.keep_work:
+            shutil.rmtree(out / ".work", ignore_errors=True)
+
+    ordered = [results[s] for s in students]
+    header, rows = read_grades(course_dir, assignment, ordered)
+    for row, result in zip(rows, ordered, strict=True):
+        row["flagged"] = result.flagged
+        row["sandbox"] = "bwrap" if use_sandbox else "NONE"
+    header += ["flagged", "sandbox"]
     write_csv(out / "grades.csv", header, rows)
-    failed = sum(r.status == "error" for r in results)
+    graded_ids = [r.student_id for r in ordered if r.status in ("graded", "skipped", "error")]
+    graded_ids = [s for s in graded_ids if STUDENT_ID_PATTERN.match(s) and (root_has(root, s, assignment))]
+    problems = gradebook_problems(course_dir / "gradebook.db", assignment, graded_ids)
+    histogram = save_histogram(rows, out / "score_histogram.png", assignment)
+    summary = summary_text(rows, ordered, sandbox_note, problems, histogram)
+    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    print(summary)
+    failed = sum(r.status == "error" for r in ordered)
     print(
-        f"Done: {len(results) - failed} graded, {failed} failed. Grades: {out / 'grades.csv'}; "
+        f"Done: {len(ordered) - failed} graded, {failed} failed. Grades: {out / 'grades.csv'}; "
         f"feedback: {out / 'feedback'}; gradebook for manual grading: {course_dir / 'gradebook.db'}"
     )
-    return results
+    if problems:
+        raise GradebookError("; ".join(problems))
+    return ordered
+
+
+def root_has(root: Path, student_id: str, assignment: str) -> bool:
+    return (root / student_id / assignment).is_dir()
+
+
+class GradebookError(RuntimeError):
+    """The gradebook failed its integrity check after grading (exit status 3)."""
+
+
+# --------------------------------------------------------------------------------------------
+# Command line
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -404,13 +522,84 @@ def main(argv: list[str] | None = None) -> int:
         "--out", "-o", type=Path, default=None, help="output folder (default: grading_output/<assignment>)"
     )
     parser.add_argument("--force", action="store_true", help="grade again students already graded in OUT")
+    parser.add_argument(
+        "--workers", "-j", type=int, default=0, help="students graded at once (default: one per CPU core)"
+    )
+    parser.add_argument(
+        "--cell-timeout", type=int, default=None, help="seconds per cell (default: nbgrader_config.py, 120)"
+    )
+    parser.add_argument(
+        "--notebook-timeout",
+        type=int,
+        default=600,
+        help="wall-clock seconds per notebook, 0: none (default 600)",
+    )
+    parser.add_argument(
+        "--memory-limit",
+        default=DEFAULT_MEMORY_LIMIT,
+        help=f"address-space cap of each kernel, e.g. 4G; 0: none (default {DEFAULT_MEMORY_LIMIT})",
+    )
+    parser.add_argument(
+        "--max-output",
+        type=int,
+        default=1_000_000,
+        help="output characters kept per cell (default 1,000,000)",
+    )
+    parser.add_argument(
+        "--stderr-fails", action="store_true", help="nbgrader's rule: a test cell writing to stderr scores 0"
+    )
+    parser.add_argument(
+        "--sandbox",
+        choices=("on", "off"),
+        default="on",
+        help="bubblewrap sandbox: on (default; refuse to grade if bwrap does not work here) or off "
+        "(run student code UNSANDBOXED, with a warning)",
+    )
+    parser.add_argument(
+        "--keep-work", action="store_true", help="keep OUT/.work (private courses) for debugging"
+    )
+    parser.add_argument(
+        "--full",
+        action="store_true",
+        help="run submissions in full mode (COURSE_QUICK=0); default: quick mode (COURSE_QUICK=1) unless "
+        "COURSE_QUICK is set, so lab reports train on small data and grade in under a minute",
+    )
     args = parser.parse_args(argv)
+    if args.full:
+        os.environ["COURSE_QUICK"] = "0"
+    else:
+        os.environ.setdefault("COURSE_QUICK", "1")
     out = args.out if args.out is not None else Path("grading_output") / args.assignment
     try:
-        results = grade(args.submissions, args.assignment, out, force=args.force)
+        limits = Limits(
+            cell_timeout=args.cell_timeout,
+            notebook_timeout=args.notebook_timeout,
+            memory_bytes=parse_size(args.memory_limit),
+            max_cell_output=args.max_output,
+            max_notebook_output=max(10 * args.max_output, args.max_output) if args.max_output else 0,
+            stderr_fails=args.stderr_fails,
+        )
+    except ValueError:
+        print(f"error: --memory-limit {args.memory_limit!r} is not a size like 4G or 512M", file=sys.stderr)
+        return 2
+    if args.workers < 0:
+        print("error: --workers must be 0 (auto) or more", file=sys.stderr)
+        return 2
+    options = Options(
+        force=args.force,
+        workers=args.workers,
+        limits=limits,
+        sandbox_mode=args.sandbox,
+        keep_work=args.keep_work,
+    )
+    try:
+        results = grade(args.submissions, args.assignment, out, options=options)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except GradebookError as error:
+        print(f"error: the gradebook failed its integrity check: {error}", file=sys.stderr)
+        return 3
     except RuntimeError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -14,6 +14,7 @@ import nbtools
 import pytest
 
 from autograder.grade import REPO_ROOT, SOLUTIONS_DIR, UsageError, extract_zip, find_submission_root
+from autograder.sandbox import bwrap_problem
 
 ASSIGNMENT = "numpy_rnn"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -32,8 +33,10 @@ def rnn_forward(inputs, W, U, b, h0=None, return_sequences=True):
 
 
 def run_autograder(*args, cwd=REPO_ROOT):
+    # The autograder refuses to run student code without its sandbox unless told so explicitly.
+    unsandboxed = ["--sandbox", "off"] if bwrap_problem() is not None else []
     return subprocess.run(
-        [sys.executable, "-m", "autograder", *map(str, args)],
+        [sys.executable, "-m", "autograder", *map(str, args), *unsandboxed],
         capture_output=True,
         text=True,
         cwd=cwd,

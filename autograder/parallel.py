@@ -1,0 +1,438 @@
+"""Grade one student in a private nbgrader course folder, then merge the grades into the main gradebook.
+
+Why a private course per student: nbgrader's gradebook is one SQLite file, and ``nbgrader autograde``
+writes to it at the start (student, submission) and at the end (grades) of a run that may last
+minutes. Several autograde processes sharing one file would fight over SQLite's single write lock
+("database is locked") and a killed process could leave half a submission behind. Instead each
+worker gets its own course folder (``OUT/.work/<student>/``) with
+
+* a copy of the course's ``nbgrader_config.py`` plus the limits of this run (GuardedExecute, the
+  sandboxed kernelspec, ZeroMQ ipc sockets in its own runtime folder),
+* a copy of the assignment source and a *snapshot* of the main gradebook (taken once, before any
+  worker starts: it holds the assignment and any manual grades already given to this student),
+* the student's submission only, repaired by :mod:`autograder.integrity`.
+
+The worker runs ``nbgrader autograde`` and ``nbgrader generate_feedback`` there, in parallel with
+the others. The main process then merges the student's rows into the main gradebook, one student at
+a time (:func:`merge_submission`, the only writer of the main gradebook), and moves the autograded
+notebook and feedback into the main course folder. A student's grades depend only on that
+student's notebook, so the merged gradebook holds the same scores as a sequential run.
+"""
+
+import datetime
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from autograder import integrity, sandbox
+
+WORKER_CONFIG = """
+
+# ---- added by the autograder for one student's private grading course (autograder/parallel.py) ----
+from nbconvert.preprocessors import ClearMetadataPreprocessor
+from nbgrader.preprocessors import (
+    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
+)
+from autograder.execute import GuardedExecute
+
+c.Autograde.autograde_preprocessors = [
+    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
+    AssignLatePenalties, CheckCellMetadata,
+]
+c.Execute.kernel_name = {kernel_name!r}
+c.Execute.timeout = {cell_timeout!r}
+c.GuardedExecute.wall_timeout = {notebook_timeout!r}
+c.GuardedExecute.max_cell_output_bytes = {max_cell_output!r}
+c.GuardedExecute.max_notebook_output_bytes = {max_notebook_output!r}
+c.GuardedExecute.stderr_fails = {stderr_fails!r}
+c.GuardedExecute.events_path = {events_path!r}
+c.KernelManager.transport = "ipc"
+c.KernelManager.ip = {ipc_prefix!r}
+c.KernelManager.connection_file = {connection_file!r}
+"""
+
+
+@dataclass
+class Limits:
+    """Per-submission limits of one grading run."""
+
+    cell_timeout: int | None = None  # None: nbgrader_config.py's Execute.timeout
+    notebook_timeout: int = 600
+    memory_bytes: int = 0
+    max_cell_output: int = 1_000_000
+    max_notebook_output: int = 10_000_000
+    stderr_fails: bool = False
+    sandbox: bool = True
+
+
+@dataclass
+class Job:
+    student_id: str
+    source: Path  # the student's <assignment>/ folder in the submissions
+    assignment: str
+    course_dir: Path  # the main course
+    work_dir: Path  # this worker's private course
+    log_path: Path
+    template_db: Path
+    limits: Limits
+
+
+@dataclass
+class Outcome:
+    student_id: str
+    status: str = "pending"  # graded | error
+    reasons: list[str] = field(default_factory=list)
+    flagged: bool = False
+    empty: bool = False  # no expected notebook: record zeros
+    seconds: float = 0.0
+    nbgrader_log: str = ""
+
+
+def snapshot_gradebook(db: Path, target: Path) -> None:
+    """A consistent copy of a SQLite file (the online backup API, safe while others read it)."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        target.unlink()
+    with sqlite3.connect(db) as source, sqlite3.connect(target) as copy:
+        source.backup(copy)
+
+
+def environment_with_path() -> dict:
+    env = dict(os.environ)
+    scripts = str(Path(sys.executable).parent)
+    env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
+    return env
+
+
+def run_logged(command: list[str], cwd: Path, log_path: Path, env: dict, timeout: float) -> tuple[int, str]:
+    try:
+        done = subprocess.run(
+            command,
+            cwd=cwd,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            env=env,
+        )
+        code, output = done.returncode, done.stdout + done.stderr
+    except subprocess.TimeoutExpired as error:
+        code = 124
+        output = f"{_text(error.stdout)}{_text(error.stderr)}\nnbgrader timed out after {timeout:.0f} s"
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "a", encoding="utf-8") as log:
+        shown = " ".join(command[2:]) if command[1:2] == ["-m"] else " ".join(command)
+        log.write(f"$ {shown}\n{output}\n[exit {code}]\n\n")
+    return code, output
+
+
+def _text(value) -> str:
+    if value is None:
+        return ""
+    return value.decode(errors="replace") if isinstance(value, bytes) else value
+
+
+def last_error_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    for line in reversed(lines):
+        if "Error" in line or "error" in line or "Exception" in line:
+            return line[:300]
+    return lines[-1][:300] if lines else "nbgrader failed without output"
+
+
+def prepare_worker_course(job: Job) -> dict:
+    """Create the private course; return the environment for nbgrader there."""
+    work = job.work_dir
+    if work.exists():
+        shutil.rmtree(work)
+    runtime = work / "runtime"
+    runtime.mkdir(parents=True)
+    shutil.copytree(job.course_dir / "solutions" / job.assignment, work / "solutions" / job.assignment)
+    shutil.copyfile(job.template_db, work / "gradebook.db")
+    limits = job.limits
+    guard = runtime / "kernel_guard.py"
+    shutil.copyfile(Path(__file__).with_name("kernel_guard.py"), guard)
+    settings = sandbox.sandbox_settings(
+        sandbox=limits.sandbox, memory_bytes=limits.memory_bytes, runtime_dir=runtime
+    )
+    settings["guard_file"] = str(guard)
+    settings["guard_log"] = str(runtime / "guard.log")
+    settings_path = work / "sandbox.json"
+    settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
+    sandbox.write_kernelspec(work / "jupyter", settings_path)
+    config = (job.course_dir / "nbgrader_config.py").read_text(encoding="utf-8")
+    extra = WORKER_CONFIG.format(
+        kernel_name=sandbox.KERNEL_NAME,
+        cell_timeout=limits.cell_timeout,
+        notebook_timeout=limits.notebook_timeout,
+        max_cell_output=limits.max_cell_output,
+        max_notebook_output=limits.max_notebook_output,
+        stderr_fails=limits.stderr_fails,
+        events_path=str(work / "events.jsonl"),
+        ipc_prefix=str(runtime / "kernel-ipc"),
+        connection_file=str(runtime / "kernel.json"),
+    )
+    if limits.cell_timeout is None:
+        extra = extra.replace("c.Execute.timeout = None\n", "")
+    (work / "nbgrader_config.py").write_text(config + extra, encoding="utf-8")
+    env = environment_with_path()
+    env["JUPYTER_PATH"] = os.pathsep.join(filter(None, [str(work / "jupyter"), env.get("JUPYTER_PATH")]))
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime)
+    env["PYTHONDONTWRITEBYTECODE"] = "1"
+    return env
+
+
+def expected_notebooks(course_dir: Path, assignment: str) -> list[str]:
+    return sorted(p.name for p in (course_dir / "solutions" / assignment).glob("*.ipynb"))
+
+
+def copy_submission(job: Job, outcome: Outcome) -> bool:
+    """Copy and repair the student's files into the private course; False: nothing to execute."""
+    target = job.work_dir / "submitted" / job.student_id / job.assignment
+    shutil.copytree(
+        job.source,
+        target,
+        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "__MACOSX"),
+        symlinks=True,
+    )
+    for link in [p for p in target.rglob("*") if p.is_symlink()]:
+        link.unlink()  # a link could point at another student's files or the solutions
+        outcome.reasons.append(f"symbolic link {link.name} removed")
+    stamp = target / "timestamp.txt"
+    if not stamp.exists():
+        now = datetime.datetime.now(datetime.UTC)
+        stamp.write_text(now.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
+    expected = expected_notebooks(job.course_dir, job.assignment)
+    submitted = {p.name for p in target.glob("*.ipynb")}
+    for name in expected:
+        if name not in submitted:
+            found = ", ".join(sorted(submitted)) or "no notebook"
+            outcome.reasons.append(f"missing {name} (found: {found}); scored 0")
+    readable = 0
+    for name in expected:
+        if name not in submitted:
+            continue
+        path = target / name
+        try:
+            report = integrity.repair_file(
+                path,
+                job.course_dir / "assignments" / job.assignment / name,
+                path,
+                job.course_dir / "solutions" / job.assignment / name,
+            )
+        except integrity.NotebookUnreadable as error:
+            outcome.status = "error"
+            outcome.reasons.append(f"autograde failed: {error}")
+            return False
+        readable += 1
+        outcome.reasons.extend(report.reasons())
+        outcome.flagged = outcome.flagged or bool(report.suspicious) or report.tampered
+    if not readable:
+        outcome.empty = True
+        return False
+    return True
+
+
+def read_events(job: Job) -> tuple[list[str], bool]:
+    """Reasons from GuardedExecute's events and the kernel guard's log; True if something was killed."""
+    reasons, killed = [], False
+    events = job.work_dir / "events.jsonl"
+    if events.exists():
+        timeouts, truncated, stderr = [], [], []
+        for line in events.read_text(encoding="utf-8").splitlines():
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            kind, cell = event.get("event"), event.get("cell")
+            if kind == "kernel_killed":
+                killed = True
+                reasons.append(f"kernel killed in {cell}: {event.get('detail')}; later cells scored 0")
+            elif kind == "cell_timeout":
+                timeouts.append(cell)
+            elif kind == "output_truncated":
+                truncated.append(cell)
+            elif kind == "stderr_in_test":
+                stderr.append(cell)
+        if timeouts:
+            reasons.append(f"cell timeout ({', '.join(dict.fromkeys(timeouts))}): interrupted")
+        if truncated:
+            reasons.append(f"output truncated ({', '.join(dict.fromkeys(truncated))})")
+        if stderr:
+            reasons.append(f"test cells wrote to stderr, not penalised ({', '.join(dict.fromkeys(stderr))})")
+    guard_log = job.work_dir / "runtime" / "guard.log"
+    if guard_log.exists():
+        restored = [line.removeprefix("restored ").strip() for line in guard_log.read_text().splitlines()]
+        restored = [r for r in dict.fromkeys(restored) if r][:8]
+        if restored:
+            reasons.append(
+                f"patched the grading environment, restored before each cell: {', '.join(restored)}"
+            )
+    return reasons, killed
+
+
+OUT_OF_MEMORY = ("MemoryError", "failed to map segment", "Cannot allocate memory", "std::bad_alloc")
+
+
+def execution_errors(autograded: Path, memory_bytes: int) -> list[str]:
+    """Reasons naming the student's (non-test) cells that raised, and those that ran out of memory.
+
+    Test cells are left out (their score says it); so are the errors GuardedExecute wrote for a
+    killed kernel (its event already gives the reason)."""
+    errors, out_of_memory = [], []
+    for path in sorted(autograded.glob("*.ipynb")):
+        try:
+            notebook = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue
+        for index, cell in enumerate(notebook.get("cells", [])):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            name = meta.get("grade_id") or f"cell {index}"
+            for output in cell.get("outputs", []):
+                if output.get("output_type") != "error":
+                    continue
+                ename = output.get("ename", "")
+                text = f"{ename}: {output.get('evalue', '')}"
+                if any(marker in text for marker in OUT_OF_MEMORY):
+                    out_of_memory.append(name)
+                elif ename not in ("KernelDied", "CellNotRun") and not meta.get("grade"):
+                    errors.append(f"{name} ({ename})")
+                break
+    reasons = []
+    if errors:
+        reasons.append(f"errors in the student's cells: {', '.join(errors[:6])}")
+    if out_of_memory:
+        limit = sandbox.format_size(memory_bytes)
+        reasons.append(f"out of memory in {', '.join(out_of_memory)} (memory limit {limit})")
+    return reasons
+
+
+def grade_in_worker(job: Job) -> Outcome:
+    """Autograde one student in a private course and write their feedback there (runs in a thread)."""
+    started = time.monotonic()
+    outcome = Outcome(job.student_id)
+    if job.log_path.exists():
+        job.log_path.unlink()
+    try:
+        env = prepare_worker_course(job)
+        if not copy_submission(job, outcome):
+            if outcome.status != "error":
+                outcome.status = "graded"
+            return outcome
+        limits = job.limits
+        budget = (limits.notebook_timeout or 1800) * max(
+            1, len(expected_notebooks(job.course_dir, job.assignment))
+        )
+        nbgrader = [sys.executable, "-m", "nbgrader"]
+        code, output = run_logged(
+            [*nbgrader, "autograde", job.assignment, "--student", job.student_id, "--create", "--force"],
+            job.work_dir,
+            job.log_path,
+            env,
+            timeout=budget + 300,
+        )
+        outcome.nbgrader_log = output
+        event_reasons, killed = read_events(job)
+        outcome.reasons.extend(event_reasons)
+        autograded = job.work_dir / "autograded" / job.student_id / job.assignment
+        if code != 0 or not any(autograded.glob("*.ipynb")):
+            outcome.status = "error"
+            outcome.reasons.append(f"autograde failed: {last_error_line(output)}")
+            return outcome
+        outcome.status = "graded"
+        outcome.flagged = outcome.flagged or killed
+        outcome.reasons.extend(execution_errors(autograded, limits.memory_bytes))
+        code, output = run_logged(
+            [*nbgrader, "generate_feedback", job.assignment, "--student", job.student_id, "--force"],
+            job.work_dir,
+            job.log_path,
+            env,
+            timeout=600,
+        )
+        if code != 0:
+            outcome.reasons.append(f"feedback failed: {last_error_line(output)}")
+    except Exception as error:  # noqa: BLE001 - one student's failure never stops the class
+        outcome.status = "error"
+        outcome.reasons.append(f"grading failed: {type(error).__name__}: {error}")
+    finally:
+        outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+# --------------------------------------------------------------------------------------------
+# Merging into the main course (main process only, one student at a time)
+
+
+def merge_submission(
+    course_dir: Path, work_dir: Path, assignment: str, student_id: str, flagged: bool
+) -> None:
+    """Copy the student's submission, grades and comments from the private gradebook into the main one."""
+    from nbgrader.api import Gradebook
+
+    with (
+        warnings.catch_warnings(),  # nbgrader's own SQLAlchemy "not in session" noise
+        Gradebook(f"sqlite:///{work_dir / 'gradebook.db'}") as private,
+        Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as main,
+    ):
+        warnings.simplefilter("ignore")
+        theirs = private.find_submission(assignment, student_id)
+        main.update_or_create_student(student_id)
+        ours = main.update_or_create_submission(assignment, student_id, timestamp=theirs.timestamp)
+        ours.extension = theirs.extension
+        for notebook in theirs.notebooks:
+            target = main.find_submission_notebook(notebook.name, assignment, student_id)
+            target.flagged = bool(notebook.flagged or flagged)
+            target.late_submission_penalty = notebook.late_submission_penalty
+            for grade in notebook.grades:
+                mine = main.find_grade(grade.name, notebook.name, assignment, student_id)
+                mine.auto_score = grade.auto_score
+                mine.manual_score = grade.manual_score
+                mine.extra_credit = grade.extra_credit
+                mine.needs_manual_grade = grade.needs_manual_grade
+            for comment in notebook.comments:
+                mine = main.find_comment(comment.name, notebook.name, assignment, student_id)
+                mine.auto_comment = comment.auto_comment
+                mine.manual_comment = comment.manual_comment
+        main.db.commit()
+    for folder in ("submitted", "autograded", "feedback"):
+        source = work_dir / folder / student_id / assignment
+        target = course_dir / folder / student_id / assignment
+        if target.exists():
+            shutil.rmtree(target)
+        if source.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copytree(source, target)
+
+
+def record_empty_submission(
+    course_dir: Path, assignment: str, student_id: str, flagged: bool = False, reset: bool = True
+) -> None:
+    """Create (or, with ``reset``, zero) the student's submission in the main gradebook, every grade 0.
+
+    Without ``reset`` an existing submission (an earlier run's grades) is left alone.
+    """
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        warnings.simplefilter("ignore")
+        gradebook.update_or_create_student(student_id)
+        try:
+            submission = gradebook.find_submission(assignment, student_id)
+            if not reset:
+                return
+        except MissingEntry:
+            submission = gradebook.add_submission(assignment, student_id)
+        for notebook in submission.notebooks:
+            notebook.flagged = flagged
+            for grade in notebook.grades:
+                grade.auto_score = 0
+                grade.manual_score = None
+                grade.needs_manual_grade = False
+        gradebook.db.commit()

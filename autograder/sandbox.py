@@ -153,6 +153,7 @@ def sandbox_settings(
         "memory_bytes": memory_bytes,
         "python": sys.executable,
         "read_only": python_read_only_paths() + data_read_only_paths() + list(extra_read_only or []),
+        "data_dir": (data_read_only_paths() or [None])[0],
         "runtime_dir": str(runtime_dir),
     }
 
@@ -235,6 +236,11 @@ def bwrap_command(settings: dict, cwd: str, kernel_argv: list[str]) -> list[str]
         if name.startswith(PASSED_ENV_PREFIXES) or name in PASSED_ENV_NAMES:
             if name not in ("KERAS_HOME",):
                 args += ["--setenv", name, value]
+    if settings.get("data_dir"):
+        # The kernel sees the dataset folder at its resolved path only: a `../shared` that is a symlink,
+        # or a repository under /tmp (a private tmpfs in here), would otherwise hide it from
+        # rnncourse.setup(), and Keras would try to download.
+        args += ["--setenv", "COURSE_DATA_DIR", settings["data_dir"]]
     return [*args, "--", *kernel_argv]
 
 

@@ -195,3 +195,23 @@ def test_one_wrapping_folder_is_looked_through(tmp_path):
     shutil.rmtree(tmp_path / "export")
     (tmp_path / "alice" / ASSIGNMENT).mkdir(parents=True)
     assert find_submission_root(tmp_path, ASSIGNMENT) == tmp_path
+
+
+def test_the_sandboxed_kernel_is_told_where_the_datasets_are(tmp_path, monkeypatch):
+    """The kernel sees the dataset folder only at its resolved path (a symlinked ../shared, or a
+    repository under /tmp, a private tmpfs in the sandbox, would hide it and Keras would download)."""
+    from autograder import sandbox
+
+    data = tmp_path / "real" / "keras"
+    data.mkdir(parents=True)
+    (tmp_path / "link").symlink_to(tmp_path / "real")
+    monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path / "link" / "keras"))
+    settings = sandbox.sandbox_settings(sandbox=True, memory_bytes=0, runtime_dir=tmp_path)
+    assert settings["data_dir"] == str(data.resolve())
+    command = sandbox.bwrap_command(settings, str(tmp_path), ["python"])
+    bound = [command[i + 1] for i, arg in enumerate(command) if arg == "--ro-bind"]
+    assert str(data.resolve()) in bound
+    separator = command.index("--")
+    told = [command[i + 2] for i, arg in enumerate(command[:separator]) if arg == "--setenv"]
+    names = [command[i + 1] for i, arg in enumerate(command[:separator]) if arg == "--setenv"]
+    assert told[len(names) - 1 - names[::-1].index("COURSE_DATA_DIR")] == str(data.resolve())

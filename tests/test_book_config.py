@@ -116,6 +116,8 @@ def test_config_enables_what_the_book_relies_on():
         "sphinxcontrib.bibtex",
     } <= set(extensions)
     assert sphinx_config["html_context"]["default_mode"] in {"auto", "light", "dark"}
+    # Markdown displayed by cells (tables of results) needs a parser with tables: not CommonMark
+    assert sphinx_config["nb_render_markdown_format"] in {"myst", "gfm"}
     # notebooks paired with the pages (for Colab) are not built twice
     assert "book/**.ipynb" in CONFIG["exclude_patterns"]
     # the static folder (logo, CSS) is copied into the site

@@ -89,7 +89,11 @@ def pages_to_check(html_dir: Path) -> dict[str, str]:
     assert labs, "_toc.yml lists no lab (book/labs/...)"
     lab = "lab_" + Path(labs[0]).name
     wanted[lab] = labs[0]
-    for name, entry in (("glossary", "book/glossary"), ("errata", "book/appendix/errata")):
+    for name, entry in (
+        ("glossary", "book/glossary"),
+        ("errata", "book/appendix/errata"),
+        ("model_comparison", "book/results/model_comparison"),
+    ):
         wanted[name] = entry
     pages = {
         name: f"{entry}.html" for name, entry in wanted.items() if (html_dir / f"{entry}.html").is_file()
@@ -360,6 +364,9 @@ PAGE_REPORT = """
     mathRendered: document.querySelectorAll("mjx-container").length,
     mathErrors: document.querySelectorAll("mjx-merror").length,
     images, termLinks: termLinks.length, missingTerms,
+    tables: visible.querySelectorAll("table").length,
+    rawTables: [...visible.querySelectorAll("p")].filter(p => /^\\s*\\|.*\\|\\s*$/m.test(p.textContent))
+        .map(p => p.textContent.slice(0, 80)),
     dropdowns: [...document.querySelectorAll(".admonition.dropdown")].map(box => ({
       button: box.querySelector(".toggle-button") !== null,
       hidden: box.classList.contains("toggle-hidden"),
@@ -397,6 +404,7 @@ def test_pages_render_in_chromium(browser, site, built_book):
             f"{where} image not loaded: {image['src']}" for image in report["images"] if not image["ok"]
         ]
         problems += [f"{where} glossary link to a missing anchor: {href}" for href in report["missingTerms"]]
+        problems += [f"{where} a Markdown table left as raw text: {row!r}" for row in report["rawTables"]]
         problems += [f"{where} console: {error}" for error in report["errors"]]
     assert not problems, "\n".join(problems)
     # the theory chapter has display math, a figure and glossary links: make sure they were seen
@@ -410,6 +418,9 @@ def test_pages_render_in_chromium(browser, site, built_book):
     assert chapter["dropdowns"], "no dropdown solutions in the SimpleRNN chapter"
     assert all(box["button"] and box["hidden"] for box in chapter["dropdowns"]), chapter["dropdowns"]
     assert all((SCREENSHOTS / f"{name}.png").stat().st_size > 10_000 for name in reports)
+    # the model comparison shows its results as an HTML table (built from the result files)
+    if "model_comparison" in reports:
+        assert reports["model_comparison"]["tables"] > 0, "no table on the model-comparison page"
 
 
 def test_launch_and_download_buttons_are_present(browser, site, built_book):

@@ -11,22 +11,32 @@ ASSIGNMENT ?= numpy_rnn
 SUBMISSIONS ?=
 
 .DEFAULT_GOAL := help
-system-deps: ## Install Debian packages the tests use (bubblewrap sandbox, headless Chromium); needs root or sudo
-	@bash .ci/install-system-deps.sh
+LOCK := requirements-lock.txt
 
-.PHONY: help venv system-deps data book book-quick lab-times notebooks test lint format assignments grade clean distclean
+.PHONY: help venv lock system-deps data book book-quick lab-times notebooks test test-fast lint format assignments grade clean distclean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
-$(INSTALLED): requirements.txt pyproject.toml
+$(INSTALLED): requirements.txt $(LOCK) pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -r requirements.txt
+	$(BIN)/python -m pip install --quiet -r requirements.txt -c $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
 	@touch $@
 
-venv: $(INSTALLED) ## Create .venv and install the pinned environment (requirements.txt)
+venv: $(INSTALLED) ## Create .venv: requirements.txt, every transitive version held by requirements-lock.txt
+
+lock: ## Re-pin requirements-lock.txt after changing requirements.txt (resolves without the old lock; Linux x86_64)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet --upgrade -r requirements.txt
+	@{ echo "# The whole course environment, pinned: make venv installs requirements.txt with these as"; \
+	   echo "# constraints. Regenerate with make lock after changing requirements.txt (Linux x86_64)."; \
+	   $(BIN)/python -m pip freeze --exclude-editable | grep -v '^rnncourse'; } > $(LOCK)
+
+system-deps: ## Install the Debian packages the tests and the grader use (bubblewrap, Chromium, a Korean font); needs root
+	@bash .ci/install-system-deps.sh
 
 data: $(INSTALLED) ## Seed Keras' dataset cache from COURSE_DATA_DIR or ../shared/datasets/keras
 	$(BIN)/python -m rnncourse
@@ -46,8 +56,11 @@ notebooks: $(INSTALLED) ## Regenerate the .ipynb copies of the book pages (what 
 		$(BIN)/jupytext --quiet --to ipynb --update "$$page" || exit 1; \
 	done
 
-test: $(INSTALLED) system-deps ## Run every test in quick mode: helpers, notebooks (nbval), release, autograder
+test: $(INSTALLED) ## Run every test in quick mode: helpers, the quick book (every page run once), grading, browser
 	COURSE_QUICK=1 $(BIN)/python -m pytest
+
+test-fast: $(INSTALLED) ## The inner loop (under 3 min): helpers, chapter code, release sync, lint; no notebook, no grading
+	COURSE_QUICK=1 $(BIN)/python -m pytest -m "not slow"
 
 lint: $(INSTALLED) ## Check style with ruff (code, tests and solution notebooks)
 	$(BIN)/ruff check .
@@ -60,7 +73,7 @@ format: $(INSTALLED) ## Format code with ruff
 assignments: $(INSTALLED) ## Regenerate assignments/ from solutions/ with nbgrader (never edit assignments/)
 	$(BIN)/python -m autograder.release
 
-grade: $(INSTALLED) system-deps ## Autograde: make grade SUBMISSIONS=folder-or-zip ASSIGNMENT=numpy_rnn
+grade: $(INSTALLED) ## Autograde (needs bubblewrap: make system-deps): make grade SUBMISSIONS=folder-or-zip ASSIGNMENT=numpy_rnn
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip> ASSIGNMENT=<name>"; exit 2; }
 	$(BIN)/python -m autograder "$(SUBMISSIONS)" --assignment "$(ASSIGNMENT)"
 

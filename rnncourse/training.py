@@ -108,7 +108,14 @@ def fit_best(
             (name ending in ``loss``), where lower is better.
     """
     import keras
+    import tensorflow as tf
 
+    for role, data in (("train_data", train_data), ("validation_data", validation_data)):
+        if not isinstance(data, tf.data.Dataset):
+            raise TypeError(
+                f"fit_best: {role} must be a tf.data.Dataset (rnncourse.tfdata.make_dataset(x, y, ...)), "
+                f"not {type(data).__name__}: fit() on NumPy arrays stalls 10-16 s per epoch on this stack"
+            )
     mode = "min" if monitor.endswith("loss") else "max"
     path = checkpoint_path(name)
     timer = epoch_timer()

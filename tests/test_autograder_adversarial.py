@@ -2,12 +2,12 @@
 submissions in the same (parallel) run get exactly their solo grades, and the gradebook stays sound.
 
 Every submission is generated here from the solution or release notebook, so none can go stale.
-All of them plus two honest ones are graded in ONE run with two workers and short limits; the two
-honest ones are also graded alone, sequentially (``--workers 1``), for their solo grades.
+All of them plus two honest ones are graded in ONE run with two workers and short limits. The honest
+ones are the solution and the wrong forward pass of numpy_rnn's class in ``tests/grading.py``, which
+is graded sequentially (``--workers 1``) in the same test run: their grades there are the solo grades.
 """
 
 import copy
-import csv
 import html
 import json
 import socket
@@ -17,14 +17,25 @@ from pathlib import Path
 import nbformat
 import nbtools
 import pytest
-from test_autograder import IGNORES_INITIAL_STATE, NOTEBOOK, RELEASE, SOLUTION, run_autograder
+from grading import (
+    ALL_MISTAKES,
+    SOLUTION_STUDENT,
+    mistake_student,
+    notebook_paths,
+    read_rows,
+    run_autograder,
+    write_submissions,
+    wrong_submission,
+)
 
 from autograder import integrity
 from autograder.grade import REPO_ROOT, decide_sandbox
 from autograder.report import gradebook_problems
-from autograder.sandbox import bwrap_problem
 
 ASSIGNMENT = "numpy_rnn"
+NOTEBOOK = f"{ASSIGNMENT}.ipynb"
+SOLUTION, RELEASE = notebook_paths(ASSIGNMENT)
+(WRONG_FORWARD,) = ALL_MISTAKES[ASSIGNMENT]  # the honest but wrong submission
 STEP_CELLS = ("rnn-step-visible-test", "rnn-step-hidden-test")
 FORWARD_CELLS = (
     "rnn-forward-visible-test",
@@ -33,17 +44,10 @@ FORWARD_CELLS = (
 )
 LIMITS = ["--workers", "2", "--cell-timeout", "20", "--notebook-timeout", "150", "--memory-limit", "3G"]
 
-# Tests that read the graded run: slow, and they need a working sandbox (make system-deps).
-needs_run = [
-    pytest.mark.slow,
-    pytest.mark.skipif(bwrap_problem() is not None, reason=f"no sandbox here: {bwrap_problem()}"),
-]
-
 
 def slow_run(test):
-    for mark in needs_run:
-        test = mark(test)
-    return test
+    """A test that reads the graded run: slow, and it needs a working sandbox (make system-deps)."""
+    return pytest.mark.slow(pytest.mark.needs("bwrap")(test))
 
 
 # --------------------------------------------------------------------------------------------
@@ -56,9 +60,7 @@ def solution():
 
 def wrong():
     """Honest but wrong: rnn_forward ignores h0 (loses the initial-state test only)."""
-    notebook = solution()
-    nbtools.find_cell(notebook, "def rnn_forward").source += IGNORES_INITIAL_STATE
-    return notebook
+    return wrong_submission(ASSIGNMENT, WRONG_FORWARD)
 
 
 def cell_with_id(notebook, grade_id):
@@ -78,8 +80,9 @@ def extra_cell(notebook, code, after="rnn-step-hidden-test"):
     return notebook
 
 
-def snoop_code(submissions: Path, out: Path) -> str:
-    targets = [
+def snoop_targets(submissions: Path, out: Path) -> list:
+    """Files of other students and of the grader that the sandboxed kernel must not read."""
+    return [
         submissions / "honest-full" / ASSIGNMENT / NOTEBOOK,
         out / "course" / "gradebook.db",
         out / "course" / "solutions" / ASSIGNMENT / NOTEBOOK,
@@ -93,6 +96,11 @@ def snoop_code(submissions: Path, out: Path) -> str:
         f"../../honest-full/{ASSIGNMENT}/{NOTEBOOK}",
         NOTEBOOK,  # its own notebook as nbgrader executes it, hidden tests restored: masked, unreadable
     ]
+
+
+def snoop_code(submissions: Path, out: Path) -> str:
+    """Try to read every snoop target and to append to the gradebook; print what was blocked."""
+    targets = snoop_targets(submissions, out)
     return f"""
 import os
 for target in {[str(t) for t in targets]!r}:
@@ -180,25 +188,6 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
     }
 
 
-def write_class(folder: Path, students: dict) -> None:
-    for student, content in students.items():
-        target = folder / student / ASSIGNMENT
-        target.mkdir(parents=True)
-        if content is None:
-            (target / "README.txt").write_text("I forgot the notebook")
-        elif isinstance(content, bytes):
-            (target / NOTEBOOK).write_bytes(content)
-        elif isinstance(content, tuple):
-            nbformat.write(content[1], target / content[0])
-        else:
-            nbformat.write(content, target / NOTEBOOK)
-
-
-def read_rows(out: Path) -> dict:
-    with open(out / "grades.csv", encoding="utf-8") as handle:
-        return {row["student_id"]: row for row in csv.DictReader(handle)}
-
-
 def auto_cells(row: dict) -> dict:
     return {
         c.split(":", 1)[1]: float(row[c] or 0)
@@ -212,7 +201,7 @@ def auto_cells(row: dict) -> dict:
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
+def run(tmp_path_factory, graded):
     root = tmp_path_factory.mktemp("adversarial")
     listener = socket.socket()  # a local service the network case must not reach
     listener.bind(("127.0.0.1", 0))
@@ -220,19 +209,23 @@ def run(tmp_path_factory):
     port = listener.getsockname()[1]
     submissions, out = root / "submissions", root / "out"
     students = adversarial_class(submissions, out, port)
-    write_class(submissions, students)
-    solo_submissions, solo_out = root / "solo", root / "solo_out"
-    write_class(solo_submissions, {s: students[s] for s in ("honest-full", "honest-wrong")})
-    solo = run_autograder(solo_submissions, "-a", ASSIGNMENT, "-o", solo_out, *LIMITS[2:], "--workers", "1")
+    write_submissions(submissions, ASSIGNMENT, students)
     result = run_autograder(submissions, "-a", ASSIGNMENT, "-o", out, *LIMITS)
     listener.close()
+    solo = graded.assignment_class(ASSIGNMENT)  # graded sequentially, without the adversaries
+    solo_rows = solo.rows
     return {
         "result": result,
-        "solo": solo,
+        "solo": solo.result,
         "out": out,
         "students": sorted(students),
         "rows": read_rows(out),
-        "solo_rows": read_rows(solo_out),
+        "solo_rows": {
+            "honest-full": solo_rows[SOLUTION_STUDENT],
+            "honest-wrong": solo_rows[mistake_student(WRONG_FORWARD)],
+        },
+        # every read is blocked, and so is the write to the gradebook
+        "snoop_blocked": len(snoop_targets(submissions, out)) + 1,
     }
 
 
@@ -243,7 +236,7 @@ def test_grading_completes_with_exit_status_1_for_the_unreadable_one(run):
     assert set(run["rows"]) == set(run["students"])
     assert [s for s, r in run["rows"].items() if r["status"] == "error"] == ["not-json"]
     assert not [s for s, r in run["rows"].items() if "feedback failed" in r["reason"]]
-    assert run["solo"].returncode == 0, run["solo"].stdout[-3000:]
+    assert all(row["status"] == "graded" for row in run["solo_rows"].values()), run["solo"].stdout[-3000:]
     assert "Summary" in result.stdout and "gradebook check: ok" in result.stdout
     assert (run["out"] / "score_histogram.png").stat().st_size > 1000
     assert all(row["sandbox"] == "bwrap" for row in run["rows"].values())
@@ -327,7 +320,7 @@ def autograded_text(run, student) -> str:
 @slow_run
 def test_the_sandbox_hides_other_students_solutions_and_the_gradebook(run):
     text = autograded_text(run, "snoop")
-    assert text.count("BLOCKED") == 13, text
+    assert text.count("BLOCKED") == run["snoop_blocked"], text
     assert "READ-OK" not in text and "WRITE-OK" not in text
     hidden = nbtools.hidden_test_lines(solution())
     assert not [line for line in hidden if line in text], "the kernel read the hidden tests"
@@ -350,7 +343,12 @@ def test_huge_output_is_capped(run):
 def test_no_feedback_shows_hidden_tests(run):
     hidden = nbtools.hidden_test_lines(solution())
     pages = sorted((run["out"] / "feedback").glob(f"*/{ASSIGNMENT}.html"))
-    assert len(pages) >= 14
+    with_notebook = {
+        student
+        for student, row in run["rows"].items()
+        if row["status"] == "graded" and f"missing {NOTEBOOK}" not in row["reason"]
+    }
+    assert {page.parent.name for page in pages} == with_notebook
     for page in pages:
         text = html.unescape(page.read_text(encoding="utf-8"))
         assert "HIDDEN TESTS" not in text, page

@@ -1,31 +1,24 @@
 """The built book, opened in headless Chromium: math rendered, figures loaded, glossary links resolve,
 no console errors. Screenshots go to _build/screenshots/.
 
-The book is built once per session in quick mode (``COURSE_QUICK=1 jupyter-book build . -W -n
---keep-going --path-output _build/quick``; Jupyter Book's execution cache makes later builds fast), or
-taken from ``$COURSE_BOOK_HTML`` when that names an already built ``html`` folder
-(``$COURSE_BOOK_OUTPUT`` and ``$COURSE_BOOK_TOC`` change the build folder and the table of contents).
-It is served on 127.0.0.1 and driven through the Chrome DevTools protocol with ``websocket-client`` (a
-dependency of jupyter_server), so no browser-automation package is needed.
+The book is the quick build of this test run (the ``quick_book`` fixture, ``tests/book_build.py``):
+nothing is executed a second time here. It is served on 127.0.0.1 and driven through the Chrome
+DevTools protocol with ``websocket-client`` (a dependency of jupyter_server), so no browser-automation
+package is needed.
 
 The machine may be offline, and the book loads MathJax from its CDN: the test answers those requests
 from a local copy of MathJax 3 (the ``django-static-mathjax`` package, or ``$COURSE_MATHJAX_DIR``
 pointing at a MathJax ``es5`` folder). Every other request that leaves 127.0.0.1 is refused.
-Skips with a reason when Chromium, websocket-client or MathJax is missing (``make system-deps``
-installs Chromium).
 """
 
 import base64
 import functools
 import http.server
-import importlib.util
 import json
 import mimetypes
-import os
 import shutil
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -33,13 +26,11 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-import yaml
+from book_build import toc_entries
+from prerequisites import REPO_ROOT, find_chromium, find_mathjax_es5
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-QUICK_OUTPUT = REPO_ROOT / "_build" / "quick"
 SCREENSHOTS = REPO_ROOT / "_build" / "screenshots"
 MATHJAX_CDN = "https://cdn.jsdelivr.net/npm/mathjax@3/es5/"
-CHROMIUM_NAMES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -60,26 +51,11 @@ CHROMIUM_FLAGS = [
 ]
 TIMEOUT = 60  # seconds for one page to load and typeset
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.needs("chromium", "websocket-client", "mathjax", "jupyter-book")]
 
 
 # --------------------------------------------------------------------------------------------------
 # What to open
-
-
-def toc_entries() -> list[str]:
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if key in node:
-                    yield node[key]
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    yield from walk(child)
-
-    return list(walk(toc))
 
 
 def pages_to_check(html_dir: Path) -> dict[str, str]:
@@ -107,68 +83,21 @@ def pages_to_check(html_dir: Path) -> dict[str, str]:
 # Fixtures: the built book, a local web server, MathJax, Chromium
 
 
-def find_chromium() -> str | None:
-    for name in CHROMIUM_NAMES:
-        found = shutil.which(name)
-        if found:
-            return found
-    return None
-
-
-def find_mathjax_es5() -> Path | None:
-    if os.environ.get("COURSE_MATHJAX_DIR"):
-        folder = Path(os.environ["COURSE_MATHJAX_DIR"])
-        return folder if (folder / "tex-mml-chtml.js").is_file() else None
-    spec = importlib.util.find_spec("mathjax")
-    for location in (spec.submodule_search_locations or []) if spec else []:
-        folder = Path(location) / "static" / "mathjax" / "es5"
-        if (folder / "tex-mml-chtml.js").is_file():
-            return folder
-    return None
-
-
 @pytest.fixture(scope="session")
 def chromium() -> str:
-    binary = find_chromium()
-    if binary is None:
-        pytest.skip(
-            "Chromium is not installed (make system-deps, or apt-get install chromium chromium-driver)"
-        )
-    if importlib.util.find_spec("websocket") is None:
-        pytest.skip("websocket-client is not installed (it comes with jupyter_server)")
-    return binary
+    return find_chromium()
 
 
 @pytest.fixture(scope="session")
 def mathjax_es5() -> Path:
-    folder = find_mathjax_es5()
-    if folder is None:
-        pytest.skip("no local MathJax 3 to stand in for the CDN (pip install django-static-mathjax)")
-    return folder
+    return find_mathjax_es5()
 
 
 @pytest.fixture(scope="session")
-def built_book(chromium) -> Path:
-    """The html folder of a quick-mode build of the book (built here unless $COURSE_BOOK_HTML is set)."""
-    if os.environ.get("COURSE_BOOK_HTML"):
-        html_dir = Path(os.environ["COURSE_BOOK_HTML"]).resolve()
-        assert (html_dir / "index.html").is_file(), f"$COURSE_BOOK_HTML={html_dir} holds no built book"
-        return html_dir
-    jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent)) or shutil.which(
-        "jupyter-book"
-    )
-    if jupyter_book is None:
-        pytest.skip("jupyter-book is not installed")
-    output = Path(os.environ.get("COURSE_BOOK_OUTPUT", QUICK_OUTPUT)).resolve()
-    command = [jupyter_book, "build", ".", "-W", "-n", "--keep-going", "--path-output", str(output)]
-    if os.environ.get("COURSE_BOOK_TOC"):  # preview a table of contents other than _toc.yml
-        command += ["--toc", os.environ["COURSE_BOOK_TOC"]]
-    result = subprocess.run(
-        command, cwd=REPO_ROOT, env={**os.environ, "COURSE_QUICK": "1"}, capture_output=True, text=True
-    )
-    log = result.stdout + result.stderr
-    assert result.returncode == 0, f"the quick build failed ({' '.join(command)}):\n{log[-6000:]}"
-    return output / "_build" / "html"
+def built_book(quick_book) -> Path:
+    """The html folder of this run's quick build (a failed build is reported by test_book_pages)."""
+    assert (quick_book.html_dir / "index.html").is_file(), f"no built book in {quick_book.html_dir}"
+    return quick_book.html_dir
 
 
 class QuietHandler(http.server.SimpleHTTPRequestHandler):

@@ -12,9 +12,8 @@ import pytest
 from rnncourse import data
 from rnncourse.data import KERAS_DATASET_FILES, DatasetError, seed_keras_cache, sha256_of
 
-needs_shared_data = pytest.mark.skipif(
-    not data.SHARED_DATA_DIR.is_dir(), reason=f"no dataset folder at {data.SHARED_DATA_DIR}"
-)
+# The dataset folder: $COURSE_DATA_DIR, else ../shared/datasets/keras (see tests/prerequisites.py).
+needs_shared_data = pytest.mark.needs("datasets")
 
 
 @pytest.fixture
@@ -23,7 +22,7 @@ def source_copy(tmp_path):
     folder = tmp_path / "source"
     folder.mkdir()
     for name in KERAS_DATASET_FILES:
-        shutil.copyfile(data.SHARED_DATA_DIR / name, folder / name)
+        shutil.copyfile(data.find_source_dir() / name, folder / name)
     return folder
 
 
@@ -45,11 +44,11 @@ def test_sha256_matches_hashlib(tmp_path):
 @needs_shared_data
 def test_seeding_copies_every_file_then_reuses_the_cache(tmp_path):
     cache = tmp_path / "keras" / "datasets"
-    first = seed_keras_cache(data.SHARED_DATA_DIR, cache_dir=cache)
+    first = seed_keras_cache(data.find_source_dir(), cache_dir=cache)
     assert sorted(first.copied) == sorted(KERAS_DATASET_FILES)
     for name, expected in KERAS_DATASET_FILES.items():
         assert sha256_of(cache / name) == expected
-    second = seed_keras_cache(data.SHARED_DATA_DIR, cache_dir=cache)
+    second = seed_keras_cache(data.find_source_dir(), cache_dir=cache)
     assert second.copied == []
     assert sorted(second.already_cached) == sorted(KERAS_DATASET_FILES)
     assert "4 already there" in str(second)
@@ -75,9 +74,9 @@ def test_a_missing_source_file_is_named(tmp_path, source_copy):
 @needs_shared_data
 def test_a_corrupt_cached_file_is_replaced(tmp_path):
     cache = tmp_path / "cache"
-    seed_keras_cache(data.SHARED_DATA_DIR, cache_dir=cache)
+    seed_keras_cache(data.find_source_dir(), cache_dir=cache)
     corrupt(cache / "imdb.npz")
-    report = seed_keras_cache(data.SHARED_DATA_DIR, cache_dir=cache)
+    report = seed_keras_cache(data.find_source_dir(), cache_dir=cache)
     assert report.copied == ["imdb.npz"]
     assert sha256_of(cache / "imdb.npz") == KERAS_DATASET_FILES["imdb.npz"]
 

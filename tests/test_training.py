@@ -57,6 +57,19 @@ def test_fit_best_reloads_the_best_checkpoint(checkpoints):
     assert run.best_model.count_params() == model.count_params()
 
 
+@pytest.mark.parametrize("role", ["train_data", "validation_data"])
+def test_fit_best_refuses_numpy_arrays(checkpoints, role):
+    """fit() on NumPy arrays stalls in tf.data's autotuner here: the labs must pass make_dataset(...)."""
+    import keras
+
+    x, y = tiny_problem()
+    data = {"train_data": make_dataset(x, y, batch_size=16), "validation_data": make_dataset(x, y, 16)}
+    data[role] = (x, y)
+    with pytest.raises(TypeError, match=f"{role} must be a tf.data.Dataset"):
+        training.fit_best(tiny_model(keras), epochs=1, name="numpy", **data)
+    assert not list(checkpoints.rglob("*.keras")), "nothing is trained or saved"
+
+
 def test_default_checkpoints_are_under_build(monkeypatch):
     monkeypatch.delenv(training.CHECKPOINT_DIR_ENV_VAR, raising=False)
     path = training.checkpoint_path("x")

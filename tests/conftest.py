@@ -1,0 +1,69 @@
+"""Hooks and session fixtures shared by the tests.
+
+* ``@pytest.mark.needs(...)``: strict in CI, skip elsewhere (``tests/prerequisites.py``).
+* ``quick_book``: the book built once per run in quick mode; its executed notebooks are what the page
+  tests check, and its HTML is what the browser test opens (``tests/book_build.py``).
+* ``graded``: each class of submissions graded once per run; every grading test reads the same run
+  (``tests/grading.py``).
+"""
+
+import pytest
+from book_build import QuickBook, build_quick_book
+from grading import GradedRuns
+from prerequisites import PREREQUISITES, STRICT_ENV_VAR, problem_with, strict_mode
+
+_skipped_for: dict[str, int] = {}
+
+
+def pytest_configure(config):
+    config.addinivalue_line(
+        "markers", f"needs(*names): prerequisites of the test, from {sorted(PREREQUISITES)}"
+    )
+
+
+def _needs(item) -> set[str]:
+    names = set()
+    for marker in item.iter_markers("needs"):
+        unknown = set(marker.args) - set(PREREQUISITES)
+        if unknown:
+            raise pytest.UsageError(f"{item.nodeid}: unknown prerequisite(s) {sorted(unknown)}")
+        names.update(marker.args)
+    return names
+
+
+def pytest_collection_modifyitems(session, config, items):
+    """Strict mode: stop before any test when something the collected tests need is missing."""
+    if not strict_mode():
+        return
+    needed = set().union(*(_needs(item) for item in items)) if items else set()
+    problems = [problem for name in sorted(needed) if (problem := problem_with(name))]
+    if problems:
+        pytest.exit("\n".join(f"{STRICT_ENV_VAR}=1: missing prerequisite {line}" for line in problems), 4)
+
+
+def pytest_runtest_setup(item):
+    for name in sorted(_needs(item)):
+        problem = problem_with(name)
+        if problem is not None:
+            # In strict mode the collection hook has already stopped the run.
+            _skipped_for[name] = _skipped_for.get(name, 0) + 1
+            pytest.skip(f"missing prerequisite {problem}")
+
+
+def pytest_terminal_summary(terminalreporter):
+    if _skipped_for:
+        terminalreporter.section("skipped for missing prerequisites (CI runs with COURSE_STRICT=1)")
+        for name, count in sorted(_skipped_for.items()):
+            terminalreporter.write_line(f"{count:4d} test(s): {problem_with(name)}")
+
+
+@pytest.fixture(scope="session")
+def quick_book() -> QuickBook:
+    """The book built in quick mode, once for the whole run."""
+    return build_quick_book()
+
+
+@pytest.fixture(scope="session")
+def graded(tmp_path_factory) -> GradedRuns:
+    """Classes of submissions graded once for the whole run (see tests/grading.py)."""
+    return GradedRuns(tmp_path_factory)

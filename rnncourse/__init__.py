@@ -10,13 +10,14 @@ Typical first cell of a chapter::
 """
 
 from rnncourse.course import CourseSetup, setup
-from rnncourse.data import DatasetError, seed_keras_cache
+from rnncourse.data import DatasetError, load_text, seed_keras_cache
 from rnncourse.quick import is_quick, pick
 
 __all__ = [
     "CourseSetup",
     "DatasetError",
     "is_quick",
+    "load_text",
     "pick",
     "seed_keras_cache",
     "setup",

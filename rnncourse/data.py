@@ -11,6 +11,10 @@ file's sha256, so nothing is downloaded:
 
 With none of them, it does nothing and Keras downloads as usual (students on Colab).
 
+Texts for character-level language models (:func:`load_text`) are read the same way, from
+``$COURSE_TEXT_DIR`` or ``../shared/datasets/text``, else downloaded from their public URL into Keras'
+cache; every file is checked against its sha256.
+
 Command line: ``python -m rnncourse [--source DIR]``.
 """
 
@@ -160,6 +164,125 @@ def seed_keras_cache(
         os.replace(partial, target)
         report.copied.append(name)
     return report
+
+
+# --- Public-domain texts for character-level language models -------------------------------------
+
+
+@dataclass(frozen=True)
+class TextFile:
+    """A text the course reads by name: its file name, sha256 and the public URL it comes from."""
+
+    filename: str
+    sha256: str
+    url: str
+
+
+#: The texts :func:`load_text` knows, by name.
+TEXT_FILES = {
+    "timemachine": TextFile(
+        "timemachine.txt",
+        "8424dbd9532ac81f7e5f0b6add90e6952baea29158309d7d1bf3884f4e12c516",
+        "http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt",
+    ),
+    "tinyshakespeare": TextFile(
+        "tinyshakespeare.txt",
+        "86c4e6aa9db7c042ec79f339dcb96d42b0075e16b8fc2e86bf0ca57e2dc565ed",
+        "https://raw.githubusercontent.com/karpathy/char-rnn/master/data/tinyshakespeare/input.txt",
+    ),
+}
+TEXT_DIR_ENV_VAR = "COURSE_TEXT_DIR"
+SHARED_TEXT_DIR = REPO_ROOT.parent / "shared" / "datasets" / "text"
+
+
+def find_text_dir() -> Path | None:
+    """The folder of local texts: ``$COURSE_TEXT_DIR``, else ``../shared/datasets/text`` if it exists.
+
+    Returns None when neither is there (then :func:`text_path` downloads). Raises DatasetError when
+    ``$COURSE_TEXT_DIR`` names something that is not a folder.
+    """
+    if os.environ.get(TEXT_DIR_ENV_VAR):
+        folder = Path(os.environ[TEXT_DIR_ENV_VAR]).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(
+                f"${TEXT_DIR_ENV_VAR} ({folder}) is not a folder. Point it at a folder holding "
+                f"{', '.join(t.filename for t in TEXT_FILES.values())}, or unset it to download the texts."
+            )
+        return folder
+    return SHARED_TEXT_DIR if SHARED_TEXT_DIR.is_dir() else None
+
+
+def _download(url: str, target: Path) -> None:
+    """Fetch ``url`` into the file ``target`` (tests replace this function: no network in tests)."""
+    import urllib.request
+
+    with urllib.request.urlopen(url, timeout=60) as response, open(target, "wb") as handle:
+        shutil.copyfileobj(response, handle)
+
+
+def text_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
+    """The verified local file of text ``name`` (a key of :data:`TEXT_FILES`).
+
+    Looks in ``$COURSE_TEXT_DIR``, else in ``../shared/datasets/text``; with neither folder, uses
+    ``<cache_dir>/<file>`` (default: ``text/`` in Keras' dataset cache), downloading it from its public
+    URL when it is not there or fails its hash. Every file is checked against its sha256.
+
+    Raises:
+        DatasetError: unknown name, or the file is missing, corrupt or cannot be downloaded
+            (the message names the file and what to do).
+    """
+    if name not in TEXT_FILES:
+        raise DatasetError(f"unknown text {name!r}: choose one of {', '.join(sorted(TEXT_FILES))}")
+    text = TEXT_FILES[name]
+    folder = find_text_dir()
+    if folder is not None:
+        path = folder / text.filename
+        if not path.is_file():
+            raise DatasetError(
+                f"{text.filename} is missing from {folder}. Download it from {text.url} into that folder, "
+                f"or unset {TEXT_DIR_ENV_VAR} to let the course download it."
+            )
+        actual = sha256_of(path)
+        if actual != text.sha256:
+            raise DatasetError(
+                f"{path} is corrupt: its sha256 is {actual[:12]}..., expected {text.sha256[:12]}.... "
+                f"Replace it with an intact copy from {text.url}, then run the cell again."
+            )
+        return path
+    cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir() / "text"
+    path = cache / text.filename
+    if path.is_file() and sha256_of(path) == text.sha256:
+        return path
+    cache.mkdir(parents=True, exist_ok=True)
+    partial = cache / f".{text.filename}.partial-{os.getpid()}"
+    try:
+        _download(text.url, partial)
+    except OSError as error:
+        partial.unlink(missing_ok=True)
+        raise DatasetError(
+            f"could not download {text.filename} from {text.url} ({error}). Connect to the internet, or "
+            f"put the file in a folder and point {TEXT_DIR_ENV_VAR} at it."
+        ) from error
+    actual = sha256_of(partial)
+    if actual != text.sha256:
+        partial.unlink()
+        raise DatasetError(
+            f"the download of {text.filename} from {text.url} is corrupt: its sha256 is {actual[:12]}..., "
+            f"expected {text.sha256[:12]}.... Try again, or put an intact copy in a folder and point "
+            f"{TEXT_DIR_ENV_VAR} at it."
+        )
+    os.replace(partial, path)
+    return path
+
+
+def load_text(name: str, cache_dir: str | os.PathLike | None = None) -> str:
+    """The whole text ``name`` ("timemachine" or "tinyshakespeare") as a string, from a verified file.
+
+    >>> text = load_text("timemachine")  # H. G. Wells, The Time Machine, as d2l.ai serves it
+
+    See :func:`text_path` for where it is read from. Raises DatasetError as that function does.
+    """
+    return text_path(name, cache_dir).read_text(encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:

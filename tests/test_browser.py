@@ -374,3 +374,41 @@ def test_launch_and_download_buttons_are_present(browser, site, built_book):
     assert all(link.endswith("/book/rnn_basics/simple_rnn_numpy.ipynb") for link in colab), colab
     assert (built_book / "_sources" / "book" / "rnn_basics" / "simple_rnn_numpy.ipynb").is_file()
     assert (built_book / "search.html").is_file(), "the book has no search page"
+
+
+DIAGRAM_PAGES = {
+    "rnn_step": "book/rnn_basics/simple_rnn_numpy",
+    "lstm_cell": "book/gated/lstm",
+    "gru_cell": "book/gated/gru",
+    "bidirectional": "book/gated/bidirectional",
+}
+# The figures of cells tagged hide-input (the cell diagrams: the picture shows, its code is one click away)
+DIAGRAM_BOXES = """
+[...document.querySelectorAll(".tag_hide-input img")].map(img => ({
+  src: img.currentSrc, ok: img.complete && img.naturalWidth > 0, width: img.getBoundingClientRect().width,
+  column: document.querySelector("main").getBoundingClientRect().width,
+}))
+"""
+
+
+def test_cell_diagrams_load_fit_the_column_and_are_screenshotted(browser, site, built_book):
+    """Each diagram page shows its drawn figure: loaded, at a readable width inside the column. The
+    figures as served are copied to _build/screenshots/diagram_<name>_<n>.png."""
+    problems = []
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    for name, entry in DIAGRAM_PAGES.items():
+        browser.open(site + f"{entry}.html")
+        boxes = browser.evaluate(DIAGRAM_BOXES)
+        if not boxes:
+            problems.append(f"{entry}: no figure drawn by a hide-input cell")
+            continue
+        for index, box in enumerate(boxes):
+            if not box["ok"]:
+                problems.append(f"{entry}: diagram {index} did not load ({box['src']})")
+            if not 0.5 * box["column"] <= box["width"] <= box["column"] + 1:
+                problems.append(
+                    f"{entry}: diagram {index} is {box['width']:.0f} px in a {box['column']:.0f} px column"
+                )
+            served = built_book / box["src"][len(site) :].split("?")[0]
+            shutil.copyfile(served, SCREENSHOTS / f"diagram_{name}_{index}{served.suffix}")
+    assert not problems, "\n".join(problems)

@@ -1,4 +1,4 @@
-"""Time the lab notebooks: execute each one (jupytext -> nbclient) and print its wall time and the total.
+"""Time the lab notebooks and the Part III chapters (which train): execute each one (jupytext -> nbclient) and print its wall time and the total.
 
 Usage, from the repository root::
 
@@ -12,7 +12,8 @@ pages (default ``_build/.jupyter_cache``, where ``make book`` keeps it; a build 
 keeps it in ``X/_build/.jupyter_cache``), so the full-mode time per lab is printed without training
 anything again. A page executed at every build (the model comparison) is not in the cache.
 
-Pages run in sorted path order (labs first, then the model comparison, as in the book), each in a
+Pages run in sorted path order (Part III's chapters, the labs, then the model comparison, which reads
+the labs' results), each in a
 fresh kernel, in the page's folder. ``--save DIR`` keeps the executed notebooks (``.ipynb``) there.
 A page that fails is reported and the script exits with status 1 after timing the others.
 The machine's 1-minute load average is printed after each page: on a shared CPU a load above the
@@ -26,7 +27,13 @@ import time
 from pathlib import Path
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-DEFAULT_PAGES = sorted([*REPO_ROOT.glob("book/labs/*.md"), *REPO_ROOT.glob("book/results/*.md")])
+DEFAULT_PAGES = sorted(
+    [
+        *REPO_ROOT.glob("book/generative/*.md"),
+        *REPO_ROOT.glob("book/labs/*.md"),
+        *REPO_ROOT.glob("book/results/*.md"),
+    ]
+)
 
 
 def load_average() -> str:

@@ -13,7 +13,7 @@ SUBMISSIONS ?=
 .DEFAULT_GOAL := help
 LOCK := requirements-lock.txt
 
-.PHONY: help venv lock system-deps data book book-quick lab-times notebooks test test-fast lint format assignments grade clean distclean
+.PHONY: help venv lock system-deps data book book-quick lab-times notebooks test test-fast lint format assignments grade clean clean-grades distclean
 
 help: ## List every target
 	@grep -hE '^[a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -77,8 +77,11 @@ grade: $(INSTALLED) ## Autograde (needs bubblewrap: make system-deps): make grad
 	@test -n "$(SUBMISSIONS)" || { echo "usage: make grade SUBMISSIONS=<folder or zip> ASSIGNMENT=<name>"; exit 2; }
 	$(BIN)/python -m autograder "$(SUBMISSIONS)" --assignment "$(ASSIGNMENT)"
 
-clean: ## Remove build output, grading output and stray gradebooks
-	rm -rf _build grading_output gradebook.db
+clean: ## Remove build output (keeps grading output and gradebooks: see clean-grades)
+	rm -rf _build
+
+clean-grades: ## Remove grading output and gradebooks, manual grades included
+	rm -rf grading_output gradebook.db
 
 distclean: clean ## Also remove the virtual environment
 	rm -rf $(VENV)

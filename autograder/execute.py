@@ -188,13 +188,16 @@ class GuardedExecute(Execute):
     def on_cell_executed(self, **kwargs):
         super().on_cell_executed(**kwargs)
         cell = kwargs["cell"]
-        if self.stderr_fails or not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
             return
-        moved = False
-        for output in cell.get("outputs", []):
-            if output.get("output_type") == "stream" and output.get("name") == "stderr":
+        stderr = [
+            o
+            for o in cell.get("outputs", [])
+            if o.get("output_type") == "stream" and o.get("name") == "stderr"
+        ]
+        if not self.stderr_fails:
+            for output in stderr:
                 output["name"] = "stdout"
                 output["text"] = "".join(f"[stderr] {line}" for line in output["text"].splitlines(True))
-                moved = True
-        if moved:
+        if stderr:
             self._event("stderr_in_test", _cell_name(cell, kwargs.get("cell_index", -1)), "")

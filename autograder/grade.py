@@ -1,7 +1,8 @@
 """Grade a folder (or zip) of submissions with nbgrader: grades CSV plus per-student feedback.
 
-    python -m autograder SUBMISSIONS --assignment numpy_rnn [--out DIR] [--force] [--workers N]
-        [--cell-timeout S] [--notebook-timeout S] [--memory-limit 6G] [--max-output N] [--sandbox on|off]
+    python -m autograder SUBMISSIONS --assignment numpy_rnn [--out DIR] [--student ID ...] [--force]
+        [--regrade-changed] [--workers N] [--cell-timeout S] [--notebook-timeout S] [--memory-limit 6G]
+        [--max-output N] [--sandbox on|off]
 
 SUBMISSIONS is ``<student>/<assignment>/<notebook>.ipynb`` (optionally with nbgrader's
 ``timestamp.txt``), either as a folder or as a zip of that folder. The grader builds its own
@@ -17,33 +18,48 @@ Writes:
     OUT/logs/<student>.log              nbgrader's output for that student
     OUT/summary.txt, score_histogram.png  end-of-run summary and histogram of total scores
     OUT/course/                         the nbgrader course (gradebook.db for the formgrader)
+    OUT/records.json                    per student: last status, reasons, flag, checksums graded
+
+A rerun grades only new or changed submissions (``--student``: those students; ``--force``: all);
+every output covers every student ever graded in OUT.
 
 Exit status: 0 every submission graded, 1 some submissions could not be graded (see the CSV),
 2 bad arguments (wrong path, empty folder, unknown assignment, no working sandbox),
-3 the gradebook failed its integrity check after grading.
+3 the gradebook failed its integrity check after grading, 130 interrupted (Ctrl-C).
 """
 
 import argparse
 import csv
+import hashlib
+import json
 import os
 import re
+import shlex
 import shutil
-import subprocess
+import signal
 import sys
 import tempfile
+import threading
 import zipfile
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from collections import Counter
+from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from traitlets.config.loader import PyFileConfigLoader
 
 from autograder.parallel import (
     Job,
     Limits,
     Outcome,
+    environment_with_path,
     grade_in_worker,
+    last_error_line,
     merge_submission,
     record_empty_submission,
+    run_logged,
     snapshot_gradebook,
+    stop_processes,
 )
 from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
 from autograder.sandbox import bwrap_problem, format_size, parse_size
@@ -57,6 +73,9 @@ NBGRADER_TIMEOUT_S = 30 * 60
 # honest numpy_rnn solution needs about 1.3 GiB of address space here (2 cores; more cores mean
 # more thread stacks and malloc arenas), so the default leaves ample room while stopping runaways.
 DEFAULT_MEMORY_LIMIT = "6G"
+RECORDS_FILE = "records.json"
+GRADES_DIGEST = "grades_digest"  # a row's key (not a CSV column): what the feedback was made from
+SKIPPED = {".ipynb_checkpoints", "__pycache__", "__MACOSX", ".DS_Store"}  # never part of a submission
 
 
 class UsageError(Exception):
@@ -68,10 +87,11 @@ class StudentResult:
     """What happened to one student's submission."""
 
     student_id: str
-    status: str = "pending"  # graded | error | skipped
+    status: str = "pending"  # graded | error | skipped (unchanged since graded)
     reasons: list[str] = field(default_factory=list)
     flagged: bool = False
     seconds: float = 0.0
+    submission: str = ""  # digest of the submitted files
 
 
 # --------------------------------------------------------------------------------------------
@@ -139,35 +159,8 @@ def put_environment_on_path() -> None:
 
 def run_nbgrader(args: list[str], course_dir: Path, log_path: Path | None = None) -> tuple[int, str]:
     """Run ``nbgrader ARGS`` in ``course_dir``; return (exit code, combined output)."""
-    put_environment_on_path()
     command = [sys.executable, "-m", "nbgrader", *args]
-    try:
-        completed = subprocess.run(
-            command,
-            cwd=course_dir,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=NBGRADER_TIMEOUT_S,
-        )
-        code, output = completed.returncode, completed.stdout + completed.stderr
-    except subprocess.TimeoutExpired as error:
-        code = 124
-        output = f"{error.stdout or ''}{error.stderr or ''}\nnbgrader timed out after {NBGRADER_TIMEOUT_S} s"
-    if log_path is not None:
-        log_path.parent.mkdir(parents=True, exist_ok=True)
-        with open(log_path, "a", encoding="utf-8") as log:
-            log.write(f"$ nbgrader {' '.join(args)}\n{output}\n[exit {code}]\n\n")
-    return code, output
-
-
-def last_error_line(output: str) -> str:
-    """The most telling line of nbgrader's output for a failure."""
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
-    for line in reversed(lines):
-        if "Error" in line or "error" in line or "Exception" in line:
-            return line[:300]
-    return lines[-1][:300] if lines else "nbgrader failed without output"
+    return run_logged(command, course_dir, log_path, environment_with_path(), NBGRADER_TIMEOUT_S)
 
 
 def prepare_course(course_dir: Path, assignment: str) -> None:
@@ -177,9 +170,7 @@ def prepare_course(course_dir: Path, assignment: str) -> None:
     source_copy = course_dir / "solutions" / assignment
     if source_copy.exists():
         shutil.rmtree(source_copy)
-    shutil.copytree(
-        SOLUTIONS_DIR / assignment, source_copy, ignore=shutil.ignore_patterns(".ipynb_checkpoints")
-    )
+    shutil.copytree(SOLUTIONS_DIR / assignment, source_copy, ignore=shutil.ignore_patterns(*SKIPPED))
     code, output = run_nbgrader(
         ["generate_assignment", assignment, "--force"], course_dir, course_dir / "generate_assignment.log"
     )
@@ -187,23 +178,18 @@ def prepare_course(course_dir: Path, assignment: str) -> None:
         raise RuntimeError(f"nbgrader generate_assignment failed: {last_error_line(output)}")
 
 
-def expected_notebooks(course_dir: Path, assignment: str) -> list[str]:
-    return sorted(p.name for p in (course_dir / "solutions" / assignment).glob("*.ipynb"))
-
-
-def write_feedback(
-    student_id: str, course_dir: Path, out: Path, assignment: str, result: StudentResult, log_path: Path
-) -> None:
-    """(Re)generate the student's feedback from the gradebook, manual grades included; copy it to OUT."""
-    if not any((course_dir / "autograded" / student_id / assignment).glob("*.ipynb")):
-        return  # nothing was executed (no expected notebook): the CSV's reason says why
+def write_feedback(student_id: str, course_dir: Path, out: Path, assignment: str) -> str | None:
+    """(Re)generate the student's feedback from the gradebook, manual grades included, and copy it
+    to OUT; return why it failed, or None."""
     code, output = run_nbgrader(
-        ["generate_feedback", assignment, "--student", student_id, "--force"], course_dir, log_path
+        ["generate_feedback", assignment, "--student", student_id, "--force"],
+        course_dir,
+        out / "logs" / f"{student_id}.log",
     )
     if code != 0:
-        result.reasons.append(f"feedback failed: {last_error_line(output)}")
-        return
+        return f"feedback failed: {last_error_line(output)}"
     copy_feedback(course_dir, out, assignment, student_id)
+    return None
 
 
 def copy_feedback(course_dir: Path, out: Path, assignment: str, student_id: str) -> None:
@@ -216,13 +202,69 @@ def copy_feedback(course_dir: Path, out: Path, assignment: str, student_id: str)
 
 
 # --------------------------------------------------------------------------------------------
+# The record of every student graded in OUT (OUT/records.json, written by this process only)
+
+
+def tree_digest(folder: Path) -> str:
+    """sha256 of a folder's files (relative paths and contents), checkpoints and caches left out."""
+    digest = hashlib.sha256()
+    for path in sorted(folder.rglob("*")):
+        relative = path.relative_to(folder)
+        if path.is_file() and not path.is_symlink() and not SKIPPED & set(relative.parts):
+            try:
+                content = path.read_bytes()
+            except OSError as error:
+                content = str(error).encode()
+            digest.update(f"{relative.as_posix()}\0".encode() + content + b"\0")
+    return digest.hexdigest()
+
+
+def source_points(assignment: str) -> float:
+    """Points of the assignment as its source notebooks give them (graded and task cells)."""
+    points = 0.0
+    for path in (SOLUTIONS_DIR / assignment).glob("*.ipynb"):
+        for cell in json.loads(path.read_text(encoding="utf-8")).get("cells", []):
+            meta = cell.get("metadata", {}).get("nbgrader", {})
+            if meta.get("grade") or meta.get("task"):
+                points += float(meta.get("points", 0))
+    return points
+
+
+def load_records(out: Path) -> dict:
+    """``{"students": {id: record}, "points": {source digest: points}}``; a record holds the student's
+    last status, reasons and flag, the digests of the submission and source graded, and of the grades
+    the feedback was generated from."""
+    path = out / RECORDS_FILE
+    if path.exists():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"students": {}, "points": {}}
+
+
+def save_records(out: Path, records: dict) -> None:
+    partial = out / f"{RECORDS_FILE}.partial"
+    partial.write_text(json.dumps(records, indent=1, sort_keys=True), encoding="utf-8")
+    os.replace(partial, out / RECORDS_FILE)
+
+
+def check_source(records: dict, source: str, points: float, assignment: str, options: "Options") -> None:
+    """Refuse to mix grades of two versions of the assignment unless told how (``--force`` regrades
+    everyone, ``--regrade-changed`` those graded against another version)."""
+    stale = [r for r in records["students"].values() if r["status"] == "graded" and r["source"] != source]
+    if stale and not (options.force or options.regrade_changed):
+        before = records["points"].get(stale[0]["source"], float("nan"))
+        raise UsageError(
+            f"solutions/{assignment} changed since {len(stale)} student(s) were graded (points {before:g} -> "
+            f"{points:g}): pass --regrade-changed to regrade them, or --force to regrade everyone"
+        )
+
+
+# --------------------------------------------------------------------------------------------
 # Reading grades back
 
 
-def read_grades(
-    course_dir: Path, assignment: str, results: list[StudentResult]
-) -> tuple[list[str], list[dict]]:
-    """Per-student rows read from the gradebook: per-cell scores, auto/manual/total sums."""
+def read_grades(course_dir: Path, assignment: str, students: dict) -> tuple[list[str], list[dict]]:
+    """One row per student in ``students`` (id: record) or in the gradebook: per-cell scores,
+    auto/manual/total sums, the record's status and reasons, the gradebook's flags."""
     from nbgrader.api import Gradebook, MissingEntry
 
     put_environment_on_path()
@@ -233,17 +275,20 @@ def read_grades(
         cell_columns = [f"{nb}:{cell.name}" for nb, cell in cells]
         auto_max = sum(cell.max_score for _, cell in cells if cell.cell_type == "code")
         manual_max = sum(cell.max_score for _, cell in cells if cell.cell_type != "code")
+        in_gradebook = {s.student.id for s in gradebook.assignment_submissions(assignment)}
         rows = []
-        for result in results:
-            row = {"student_id": result.student_id, "status": result.status}
+        for student_id in sorted(set(students) | in_gradebook):
+            record = students.get(student_id, {"status": "graded", "reasons": [], "flagged": False})
+            row = {"student_id": student_id, "status": record["status"]}
             row.update({column: "" for column in cell_columns})
             auto_score = manual_score = 0.0
-            needs_manual = False
+            needs_manual, flagged, graded_cells = False, record["flagged"], []
             try:
-                submission = gradebook.find_submission(assignment, result.student_id)
+                submission = gradebook.find_submission(assignment, student_id)
             except MissingEntry:
                 submission = None
-            if submission is not None and result.status in ("graded", "skipped"):
+            if submission is not None and record["status"] == "graded":
+                flagged = any(notebook.flagged for notebook in submission.notebooks)
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         row[f"{notebook.name}:{grade.name}"] = grade.score
@@ -252,6 +297,8 @@ def read_grades(
                         elif grade.manual_score is not None:
                             manual_score += grade.score
                         needs_manual = needs_manual or bool(grade.needs_manual_grade)
+                    graded_cells += [(g.name, g.score, g.needs_manual_grade) for g in notebook.grades]
+                    graded_cells += [(c.name, c.comment) for c in notebook.comments]
             row.update(
                 auto_score=auto_score,
                 auto_max=auto_max,
@@ -260,8 +307,12 @@ def read_grades(
                 total_score=auto_score + manual_score,
                 max_score=auto_max + manual_max,
                 needs_manual_grading=needs_manual,
-                reason="; ".join(result.reasons),
+                reason="; ".join(record["reasons"]),
+                flagged=flagged,
+                sandbox=record.get("sandbox", ""),
             )
+            # what the feedback shows: regenerated when this changes
+            row[GRADES_DIGEST] = hashlib.sha256(repr(graded_cells).encode()).hexdigest()
             rows.append(row)
     header = [
         "student_id",
@@ -275,6 +326,8 @@ def read_grades(
         "max_score",
         "needs_manual_grading",
         "reason",
+        "flagged",
+        "sandbox",
     ]
     return header, rows
 
@@ -282,7 +335,7 @@ def read_grades(
 def write_csv(path: Path, header: list[str], rows: list[dict]) -> None:
     partial = path.with_suffix(".csv.partial")
     with open(partial, "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=header)
+        writer = csv.DictWriter(handle, fieldnames=header, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
     os.replace(partial, path)
@@ -301,6 +354,8 @@ class Options:
     limits: Limits = field(default_factory=Limits)
     sandbox_mode: str = "on"  # on (refuse without bwrap) | off
     keep_work: bool = False
+    students: list[str] = field(default_factory=list)  # regrade only these (empty: every student)
+    regrade_changed: bool = False  # accept a changed source: regrade who was graded against another
 
 
 def default_workers() -> int:
@@ -324,7 +379,7 @@ def decide_sandbox(mode: str) -> tuple[bool, str]:
 
 
 def plan_student(
-    student_id: str, root: Path, course_dir: Path, out: Path, assignment: str, options: Options
+    student_id: str, root: Path, out: Path, assignment: str, options: Options, records: dict, source: str
 ) -> tuple[StudentResult, Job | None]:
     """The result so far and the job to run (None: nothing to run for this student)."""
     result = StudentResult(student_id)
@@ -334,20 +389,25 @@ def plan_student(
             f"folder name {student_id!r} is not a valid student id (letters, digits, . _ -)"
         )
         return result, None
-    source = root / student_id / assignment
-    if not source.is_dir():
+    folder = root / student_id / assignment
+    if not folder.is_dir():
         result.status = "error"
         result.reasons.append(f"no {assignment}/ folder in the student's submission")
         return result, None
-    if (course_dir / "autograded" / student_id / assignment).exists() and not options.force:
+    result.submission = tree_digest(folder)
+    record = records["students"].get(student_id, {})
+    unchanged = record.get("status") == "graded" and (record["submission"], record["source"]) == (
+        result.submission,
+        source,
+    )
+    if unchanged and not (options.force or options.students):
         result.status = "skipped"
-        result.reasons.append("already graded (use --force to grade again)")
         return result, None
     job = Job(
         student_id=student_id,
-        source=source,
+        source=folder,
         assignment=assignment,
-        course_dir=course_dir,
+        course_dir=out / "course",
         work_dir=out / ".work" / student_id,
         log_path=out / "logs" / f"{student_id}.log",
         template_db=out / ".work" / "template.db",
@@ -384,15 +444,43 @@ def finish_student(result: StudentResult, outcome: Outcome, job: Job, out: Path,
 
 
 def describe(result: StudentResult) -> str:
+    status = "skipped (unchanged since graded)" if result.status == "skipped" else result.status
     detail = f" ({'; '.join(result.reasons)[:400]})" if result.reasons else ""
     timing = f" {result.seconds:.1f} s" if result.seconds else ""
-    return f"{result.student_id}: {result.status}{timing}{detail}"
+    return f"{result.student_id}: {status}{timing}{detail}"
+
+
+def run_pool(function, items: list, workers: int, on_done) -> bool:
+    """Call ``function(item)`` for each item in ``workers`` threads and ``on_done(item, result)`` in
+    this thread as each finishes. Ctrl-C (SIGINT) kills the running nbgrader processes, starts no
+    more and drops what was in flight; return True if that happened."""
+    interrupted = threading.Event()
+
+    def on_interrupt(signum, frame):
+        interrupted.set()
+        stop_processes()
+
+    previous = signal.signal(signal.SIGINT, on_interrupt)
+    try:
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader") as executor:
+            pending = {executor.submit(function, item): item for item in items}
+            while pending and not interrupted.is_set():
+                done, _ = wait(pending, timeout=0.5, return_when=FIRST_COMPLETED)
+                for future in done:
+                    if not interrupted.is_set():
+                        on_done(pending.pop(future), future.result())
+            executor.shutdown(cancel_futures=True)
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN if interrupted.is_set() else previous)
+    return interrupted.is_set()
 
 
 def grade(
     submissions: Path, assignment: str, out: Path, force: bool = False, options: Options | None = None
 ) -> list[StudentResult]:
-    """Grade every student folder under ``submissions``; write OUT/grades.csv; return the results."""
+    """Grade the student folders under ``submissions`` (those of ``options.students`` if given) that
+    changed since last graded in ``out``; write OUT/grades.csv for every student ever graded there;
+    return this run's results."""
     options = options or Options()
     options.force = options.force or force
     known = available_assignments()
@@ -406,6 +494,9 @@ def grade(
     use_sandbox, sandbox_note = decide_sandbox(options.sandbox_mode)
     options.limits.sandbox = use_sandbox
     workers = options.workers or default_workers()
+    records = load_records(out)
+    source, points = tree_digest(SOLUTIONS_DIR / assignment), source_points(assignment)
+    check_source(records, source, points, assignment, options)
 
     with tempfile.TemporaryDirectory(prefix="autograder-unzip-") as unzip_dir:
         if submissions.is_file():
@@ -420,6 +511,10 @@ def grade(
             raise UsageError(
                 f"no submissions in {submissions}: expected <student>/{assignment}/<notebook>.ipynb"
             )
+        missing = sorted(set(options.students) - set(students))
+        if missing:
+            raise UsageError(f"--student {', '.join(missing)}: no such student folder in {submissions}")
+        students = [s for s in students if s in options.students] if options.students else students
 
         course_dir = out / "course"
         print(
@@ -433,78 +528,154 @@ def grade(
         else:
             print(f"Sandbox: {sandbox_note}", flush=True)
         limits = options.limits
+        cell_timeout = (
+            f"{limits.cell_timeout} s"
+            if limits.cell_timeout
+            else f"{PyFileConfigLoader(str(NBGRADER_CONFIG)).load_config().Execute.timeout} s (nbgrader_config.py)"
+        )
         print(
-            f"Limits per notebook: cell timeout {limits.cell_timeout or 'from nbgrader_config.py'} s, "
-            f"wall {limits.notebook_timeout or 'none'} s, memory {format_size(limits.memory_bytes)}, "
-            f"output {limits.max_cell_output:,} chars/cell",
+            f"Limits per notebook: cell timeout {cell_timeout}, wall {limits.notebook_timeout or 'none'} s, "
+            f"memory {format_size(limits.memory_bytes)}, output {limits.max_cell_output:,} chars/cell",
             flush=True,
         )
         prepare_course(course_dir, assignment)
+        records["points"][source] = points
         snapshot_gradebook(course_dir / "gradebook.db", out / ".work" / "template.db")
 
         results: dict[str, StudentResult] = {}
         jobs: list[tuple[StudentResult, Job]] = []
         progress = Progress(len(students))
+        sandbox_name = "bwrap" if use_sandbox else "NONE"
+
+        def keep(result: StudentResult) -> None:
+            previous = records["students"].get(result.student_id, {})
+            records["students"][result.student_id] = {
+                "status": result.status,
+                "reasons": result.reasons,
+                "flagged": result.flagged,
+                "submission": result.submission,
+                "source": source,
+                "sandbox": sandbox_name,
+                "feedback": previous.get("feedback") if result.status != "graded" else None,
+            }
+            save_records(out, records)
+
         for student_id in students:
-            result, job = plan_student(student_id, root, course_dir, out, assignment, options)
+            result, job = plan_student(student_id, root, out, assignment, options, records, source)
             results[student_id] = result
             if job is not None:
                 jobs.append((result, job))
                 continue
-            if result.status == "skipped":
-                write_feedback(
-                    student_id, course_dir, out, assignment, result, out / "logs" / f"{student_id}.log"
-                )
+            if result.status == "error":
+                keep(result)
             progress.update(describe(result))
 
-        executor = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="grader")
+        def finished(item: tuple[StudentResult, Job], outcome: Outcome) -> None:
+            result, job = item
+            finish_student(result, outcome, job, out, options)
+            keep(result)
+            progress.update(describe(result))
+
         try:
-            futures = {executor.submit(grade_in_worker, job): (result, job) for result, job in jobs}
-            for future in as_completed(futures):
-                result, job = futures[future]
-                finish_student(result, future.result(), job, out, options)
-                progress.update(describe(result))
-        except KeyboardInterrupt:
-            executor.shutdown(wait=False, cancel_futures=True)
-            raise
+            interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
         finally:
-            executor.shutdown(wait=True)
-        template = out / ".work" / "template.db"
-        if template.exists():
-            template.unlink()
-        if not options.keep_work:
-            shutil.rmtree(out / ".work", ignore_errors=True)
+            if not options.keep_work:
+                shutil.rmtree(out / ".work", ignore_errors=True)
 
     ordered = [results[s] for s in students]
-    header, rows = read_grades(course_dir, assignment, ordered)
-    for row, result in zip(rows, ordered, strict=True):
-        row["flagged"] = result.flagged
-        row["sandbox"] = "bwrap" if use_sandbox else "NONE"
-    header += ["flagged", "sandbox"]
-    write_csv(out / "grades.csv", header, rows)
-    graded_ids = [r.student_id for r in ordered if r.status in ("graded", "skipped", "error")]
-    graded_ids = [s for s in graded_ids if STUDENT_ID_PATTERN.match(s) and (root_has(root, s, assignment))]
-    problems = gradebook_problems(course_dir / "gradebook.db", assignment, graded_ids)
-    histogram = save_histogram(rows, out / "score_histogram.png", assignment)
-    summary = summary_text(rows, ordered, sandbox_note, problems, histogram)
-    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
-    print(summary)
-    failed = sum(r.status == "error" for r in ordered)
-    print(
-        f"Done: {len(ordered) - failed} graded, {failed} failed. Grades: {out / 'grades.csv'}; "
-        f"feedback: {out / 'feedback'}; gradebook for manual grading: {course_dir / 'gradebook.db'}"
+    unfinished = [r.student_id for r in ordered if r.status == "pending"]
+    if interrupted:
+        print(f"\nInterrupted: {len(unfinished)} student(s) not finished, left as they were.", flush=True)
+    problems, interrupted = write_reports(
+        out, assignment, records, ordered, sandbox_note, workers, interrupted
     )
+    if interrupted:
+        raise Interrupted(f"every student finished is saved; to go on, run: {resume_command(unfinished)}")
     if problems:
         raise GradebookError("; ".join(problems))
     return ordered
 
 
-def root_has(root: Path, student_id: str, assignment: str) -> bool:
-    return (root / student_id / assignment).is_dir()
+def write_reports(
+    out: Path,
+    assignment: str,
+    records: dict,
+    results: list,
+    sandbox_note: str,
+    workers: int,
+    interrupted: bool,
+) -> tuple[list[str], bool]:
+    """grades.csv, feedback, summary and histogram for every student in the gradebook; return the
+    gradebook's problems (empty if sound) and whether Ctrl-C stopped the feedback."""
+    course_dir = out / "course"
+    header, rows = read_grades(course_dir, assignment, records["students"])
+    graded_now = {  # their worker wrote their feedback from these grades
+        r.student_id
+        for r in results
+        if r.status == "graded" and not any(reason.startswith("feedback failed") for reason in r.reasons)
+    }
+    for row in rows:
+        record = records["students"].get(row["student_id"])
+        if record is not None and row["student_id"] in graded_now:
+            record["feedback"] = row[GRADES_DIGEST]
+    stale = [
+        row
+        for row in rows
+        if row["status"] == "graded"
+        and records["students"].get(row["student_id"], {}).get("feedback") != row[GRADES_DIGEST]
+        and any((course_dir / "autograded" / row["student_id"] / assignment).glob("*.ipynb"))
+    ]
+    if stale and not interrupted:
+        print(f"Regenerating the feedback of {len(stale)} student(s) whose grades changed", flush=True)
+
+        def regenerated(row: dict, failure: str | None) -> None:
+            if failure:
+                row["reason"] = "; ".join(filter(None, [row["reason"], failure]))
+            elif row["student_id"] in records["students"]:
+                records["students"][row["student_id"]]["feedback"] = row[GRADES_DIGEST]
+
+        interrupted = run_pool(
+            lambda row: write_feedback(row["student_id"], course_dir, out, assignment),
+            stale,
+            workers,
+            regenerated,
+        )
+    save_records(out, records)
+    write_csv(out / "grades.csv", header, rows)
+    graded = [s for s, r in records["students"].items() if r["status"] == "graded"]
+    problems = gradebook_problems(course_dir / "gradebook.db", assignment, graded)
+    histogram = save_histogram(rows, out / "score_histogram.png", assignment)
+    summary = summary_text(rows, results, sandbox_note, problems, histogram)
+    (out / "summary.txt").write_text(summary + "\n", encoding="utf-8")
+    print(summary)
+    counts = Counter(r.status for r in results)
+    print(
+        f"Done: {counts['graded']} graded, {counts['error']} failed, {counts['skipped']} skipped (unchanged "
+        f"since graded); {len(rows)} student(s) in {out / 'grades.csv'}; feedback: {out / 'feedback'}; "
+        f"gradebook for manual grading: {course_dir / 'gradebook.db'}"
+    )
+    return problems, interrupted
 
 
 class GradebookError(RuntimeError):
     """The gradebook failed its integrity check after grading (exit status 3)."""
+
+
+def resume_command(unfinished: list[str]) -> str:
+    """This run's command line; after ``--force`` or ``--student``, for the unfinished students only."""
+    args = sys.argv[1:]
+    if "--force" in args or any(arg.startswith("--student") for arg in args):
+        kept = [
+            a
+            for i, a in enumerate(args)
+            if not a.startswith(("--force", "--student")) and args[i - 1] != "--student"
+        ]
+        args = kept + [arg for student in unfinished for arg in ("--student", student)]
+    return shlex.join(["python", "-m", "autograder", *args])
+
+
+class Interrupted(Exception):
+    """Ctrl-C: what was finished is saved and reported (exit status 130)."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -522,6 +693,18 @@ def main(argv: list[str] | None = None) -> int:
         "--out", "-o", type=Path, default=None, help="output folder (default: grading_output/<assignment>)"
     )
     parser.add_argument("--force", action="store_true", help="grade again students already graded in OUT")
+    parser.add_argument(
+        "--student",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="grade only this student, even if already graded (repeatable); the CSV keeps everyone",
+    )
+    parser.add_argument(
+        "--regrade-changed",
+        action="store_true",
+        help="solutions/<assignment> changed since some students were graded: regrade them",
+    )
     parser.add_argument(
         "--workers", "-j", type=int, default=0, help="students graded at once (default: one per CPU core)"
     )
@@ -591,12 +774,20 @@ def main(argv: list[str] | None = None) -> int:
         limits=limits,
         sandbox_mode=args.sandbox,
         keep_work=args.keep_work,
+        students=args.student,
+        regrade_changed=args.regrade_changed,
     )
     try:
         results = grade(args.submissions, args.assignment, out, options=options)
     except UsageError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except Interrupted as error:
+        print(f"Interrupted: {error}", file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("Interrupted: students finished so far are saved; run the same command again.", file=sys.stderr)
+        return 130
     except GradebookError as error:
         print(f"error: the gradebook failed its integrity check: {error}", file=sys.stderr)
         return 3

@@ -19,13 +19,15 @@ notebook and feedback into the main course folder. A student's grades depend onl
 student's notebook, so the merged gradebook holds the same scores as a sequential run.
 """
 
-import datetime
 import json
 import os
+import re
 import shutil
+import signal
 import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -91,6 +93,7 @@ class Outcome:
     reasons: list[str] = field(default_factory=list)
     flagged: bool = False
     empty: bool = False  # no expected notebook: record zeros
+    edited: set[str] = field(default_factory=set)  # test or locked cells whose text the student changed
     seconds: float = 0.0
     nbgrader_log: str = ""
 
@@ -104,39 +107,81 @@ def snapshot_gradebook(db: Path, target: Path) -> None:
         source.backup(copy)
 
 
+STOPPING = threading.Event()  # set by stop_processes(): Ctrl-C
+_RUNNING: set[subprocess.Popen] = set()
+_RUNNING_LOCK = threading.Lock()
+# nbgrader warns about every test cell whose text differs from the source; the student's copy of a
+# cell with hidden tests always does (the release leaves them out). Edited cells are in the reason.
+CHECKSUM_WARNING = re.compile(r"^.*Attribute 'checksum' for cell (\S+) has changed!.*\n?", re.M)
+
+
 def environment_with_path() -> dict:
     env = dict(os.environ)
     scripts = str(Path(sys.executable).parent)
     env["PATH"] = scripts + os.pathsep + env.get("PATH", "")
+    # nbgrader's own SQLAlchemy noise when it adds a submission, in every log
+    env["PYTHONWARNINGS"] = ",".join(
+        f"ignore:Object of type <{kind}> not in session:Warning"
+        for kind in ("SubmittedAssignment", "SubmittedNotebook")
+    )
     return env
 
 
-def run_logged(command: list[str], cwd: Path, log_path: Path, env: dict, timeout: float) -> tuple[int, str]:
-    try:
-        done = subprocess.run(
-            command,
-            cwd=cwd,
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            env=env,
-        )
-        code, output = done.returncode, done.stdout + done.stderr
-    except subprocess.TimeoutExpired as error:
-        code = 124
-        output = f"{_text(error.stdout)}{_text(error.stderr)}\nnbgrader timed out after {timeout:.0f} s"
-    log_path.parent.mkdir(parents=True, exist_ok=True)
-    with open(log_path, "a", encoding="utf-8") as log:
-        shown = " ".join(command[2:]) if command[1:2] == ["-m"] else " ".join(command)
-        log.write(f"$ {shown}\n{output}\n[exit {code}]\n\n")
+def run_logged(
+    command: list[str], cwd: Path, log_path: Path | None, env: dict, timeout: float, edited=frozenset()
+) -> tuple[int, str]:
+    """Run ``command`` in its own session (a Ctrl-C in the terminal reaches only the grader, which
+    stops it with :func:`stop_processes`); return (exit code, combined output), logged to ``log_path``
+    without the checksum warnings of cells not in ``edited``."""
+    if STOPPING.is_set():
+        return 130, "interrupted"
+    with subprocess.Popen(
+        command,
+        cwd=cwd,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        start_new_session=True,
+    ) as process:
+        with _RUNNING_LOCK:
+            _RUNNING.add(process)
+        if STOPPING.is_set():
+            _kill(process)
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+            code, output = process.returncode, stdout + stderr
+        except subprocess.TimeoutExpired:
+            _kill(process)
+            stdout, stderr = process.communicate()
+            code, output = 124, f"{stdout}{stderr}\nnbgrader timed out after {timeout:.0f} s"
+        finally:
+            with _RUNNING_LOCK:
+                _RUNNING.discard(process)
+    if log_path is not None:
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(log_path, "a", encoding="utf-8") as log:
+            shown = " ".join(command[2:]) if command[1:2] == ["-m"] else " ".join(command)
+            logged = CHECKSUM_WARNING.sub(lambda match: match[0] if match[1] in edited else "", output)
+            log.write(f"$ {shown}\n{logged}\n[exit {code}]\n\n")
     return code, output
 
 
-def _text(value) -> str:
-    if value is None:
-        return ""
-    return value.decode(errors="replace") if isinstance(value, bytes) else value
+def _kill(process: subprocess.Popen) -> None:
+    """Kill a process and its group (a sandboxed kernel dies with its parent: ``--die-with-parent``)."""
+    try:
+        os.killpg(process.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
+
+
+def stop_processes() -> None:
+    """Kill every nbgrader process started by :func:`run_logged` and start no more (Ctrl-C)."""
+    STOPPING.set()
+    with _RUNNING_LOCK:
+        for process in list(_RUNNING):
+            _kill(process)
 
 
 def last_error_line(output: str) -> str:
@@ -205,10 +250,6 @@ def copy_submission(job: Job, outcome: Outcome) -> bool:
     for link in [p for p in target.rglob("*") if p.is_symlink()]:
         link.unlink()  # a link could point at another student's files or the solutions
         outcome.reasons.append(f"symbolic link {link.name} removed")
-    stamp = target / "timestamp.txt"
-    if not stamp.exists():
-        now = datetime.datetime.now(datetime.UTC)
-        stamp.write_text(now.strftime("%Y-%m-%d %H:%M:%S.%f UTC"))
     expected = expected_notebooks(job.course_dir, job.assignment)
     submitted = {p.name for p in target.glob("*.ipynb")}
     for name in expected:
@@ -233,6 +274,7 @@ def copy_submission(job: Job, outcome: Outcome) -> bool:
             return False
         readable += 1
         outcome.reasons.extend(report.reasons())
+        outcome.edited.update(report.edited)
         outcome.flagged = outcome.flagged or bool(report.suspicious) or report.tampered
     if not readable:
         outcome.empty = True
@@ -266,7 +308,8 @@ def read_events(job: Job) -> tuple[list[str], bool]:
         if truncated:
             reasons.append(f"output truncated ({', '.join(dict.fromkeys(truncated))})")
         if stderr:
-            reasons.append(f"test cells wrote to stderr, not penalised ({', '.join(dict.fromkeys(stderr))})")
+            verdict = "scored 0 (--stderr-fails)" if job.limits.stderr_fails else "not penalised"
+            reasons.append(f"test cells wrote to stderr, {verdict} ({', '.join(dict.fromkeys(stderr))})")
     guard_log = job.work_dir / "runtime" / "guard.log"
     if guard_log.exists():
         restored = [line.removeprefix("restored ").strip() for line in guard_log.read_text().splitlines()]
@@ -337,6 +380,7 @@ def grade_in_worker(job: Job) -> Outcome:
             job.log_path,
             env,
             timeout=budget + 300,
+            edited=outcome.edited,
         )
         outcome.nbgrader_log = output
         event_reasons, killed = read_events(job)

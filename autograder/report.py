@@ -71,13 +71,14 @@ def gradebook_problems(db_path: Path, assignment: str, students: list[str]) -> l
 
 def save_histogram(rows: list[dict], path: Path, assignment: str) -> Path | None:
     """Histogram of total scores (graded students) as a PNG; None if there is nothing to plot."""
-    scores = [float(r["total_score"]) for r in rows if r["status"] in ("graded", "skipped")]
+    scores = [float(r["total_score"]) for r in rows if r["status"] == "graded"]
     if not scores:
         return None
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     maximum = max(float(rows[0]["max_score"]), 1.0)
     figure, axes = plt.subplots(figsize=(6, 3.5))
@@ -87,6 +88,8 @@ def save_histogram(rows: list[dict], path: Path, assignment: str) -> Path | None
     axes.set_title(f"{assignment}: total scores of {len(scores)} graded submissions")
     axes.set_xlabel(f"total score (of {maximum:g})")
     axes.set_ylabel("students")
+    axes.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axes.yaxis.set_major_locator(MaxNLocator(integer=True))
     axes.legend()
     figure.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -96,15 +99,19 @@ def save_histogram(rows: list[dict], path: Path, assignment: str) -> Path | None
 
 
 def summary_text(rows: list[dict], results, sandbox_note: str, problems: list[str], histogram) -> str:
-    statuses = Counter(r.status for r in results)
+    """``rows``: every student of the gradebook (grades.csv); ``results``: this run's students."""
+    done = Counter(r.status for r in results)
+    in_csv = Counter(r["status"] for r in rows)
+    unfinished = f", {done['pending']} not finished (interrupted)" if done["pending"] else ""
     lines = [
         "",
         "Summary",
-        f"  submissions: {len(results)}; "
-        + ", ".join(f"{status}: {count}" for status, count in sorted(statuses.items())),
+        f"  this run: {len(results)} submission(s): {done['graded']} graded, {done['error']} failed, "
+        f"{done['skipped']} skipped (unchanged since graded){unfinished}",
+        f"  grades.csv: {len(rows)} student(s), {in_csv['graded']} graded, {in_csv['error']} could not be graded",
         f"  sandbox: {sandbox_note}",
     ]
-    graded = [r for r in rows if r["status"] in ("graded", "skipped")]
+    graded = [r for r in rows if r["status"] == "graded"]
     if graded:
         totals = sorted(float(r["total_score"]) for r in graded)
         maximum = graded[0]["max_score"]
@@ -113,9 +120,9 @@ def summary_text(rows: list[dict], results, sandbox_note: str, problems: list[st
             f"  total score of {maximum}: mean {mean:.2f}, median {totals[len(totals) // 2]:g}, "
             f"min {totals[0]:g}, max {totals[-1]:g}"
         )
-    attention = [r for r in rows if r["reason"] and r["status"] != "skipped"]
+    attention = [r for r in rows if r["reason"]]
     if attention:
-        lines.append("  submissions with a reason:")
+        lines.append("  students with a reason:")
         for row in attention:
             lines.append(
                 f"    {row['student_id']} ({row['status']}, {row['total_score']}): {row['reason'][:300]}"

@@ -51,10 +51,8 @@ book-quick: $(INSTALLED) ## Build the book in quick mode into _build/quick/_buil
 lab-times: $(INSTALLED) ## Print each lab's full-mode time, as recorded by the last `make book`
 	$(BIN)/python benchmarks/lab_times.py --from-cache
 
-notebooks: $(INSTALLED) ## Regenerate the .ipynb copies of the book pages (what Colab opens; outputs empty)
-	@for page in $$(grep -rl --include='*.md' 'format_name: myst' book); do \
-		$(BIN)/jupytext --quiet --to ipynb --update "$$page" || exit 1; \
-	done
+notebooks: $(INSTALLED) ## Regenerate what _config.yml and the pages derive: install cells, README, Colab copies (book/**/*.ipynb)
+	$(BIN)/python -m rnncourse.publish
 
 test: $(INSTALLED) ## Run every test in quick mode: helpers, the quick book (every page run once), grading, browser
 	COURSE_QUICK=1 $(BIN)/python -m pytest

@@ -8,13 +8,18 @@ so a developer's second run is fast; CI starts from a fresh clone and executes a
 * the executed notebooks (``_build/jupyter_execute/<page>.ipynb``), which ``tests/test_book_pages.py``
   checks page by page: every code cell ran, none raised.
 
+The build starts in the background when the tests are collected (``tests/conftest.py``), so it runs
+while the grading tests run; the first test that needs the book waits for it.
+
 ``$COURSE_BOOK_HTML`` names an already built ``html`` folder to use instead (nothing is built; the
 per-page execution checks then skip). ``$COURSE_BOOK_OUTPUT`` and ``$COURSE_BOOK_TOC`` change the build
 folder and the table of contents (a preview of a partial book).
 """
 
 import os
+import signal
 import subprocess
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,27 +63,63 @@ def toc_entries(toc_path: Path = REPO_ROOT / "_toc.yml") -> list[str]:
     return list(walk(toc))
 
 
-def build_quick_book() -> QuickBook:
-    if os.environ.get("COURSE_BOOK_HTML"):
-        html_dir = Path(os.environ["COURSE_BOOK_HTML"]).resolve()
-        return QuickBook(html_dir, None, 0, "", f"COURSE_BOOK_HTML={html_dir}")
-    output = Path(os.environ.get("COURSE_BOOK_OUTPUT", QUICK_OUTPUT)).resolve()
-    command = [environment_tool("jupyter-book"), "build", ".", "-W", "-n", "--keep-going"]
-    command += ["--path-output", str(output)]
-    if os.environ.get("COURSE_BOOK_TOC"):
-        command += ["--toc", os.environ["COURSE_BOOK_TOC"]]
-    result = subprocess.run(
-        command,
-        cwd=REPO_ROOT,
-        env={**os.environ, "COURSE_QUICK": "1"},
-        capture_output=True,
-        text=True,
-        timeout=3600,
-    )
-    return QuickBook(
-        html_dir=output / "_build" / "html",
-        executed_dir=output / "_build" / "jupyter_execute",
-        returncode=result.returncode,
-        log=result.stdout + result.stderr,
-        command=" ".join(command),
-    )
+class QuickBookBuild:
+    """The quick build, started in the background as soon as the tests are collected.
+
+    It runs while the grading tests run (they alternate between working and waiting on kernels, so
+    the two share the cores well) and :meth:`result` waits for it. Each page is still executed once.
+    """
+
+    def __init__(self):
+        self.given = os.environ.get("COURSE_BOOK_HTML")
+        self.output = Path(os.environ.get("COURSE_BOOK_OUTPUT", QUICK_OUTPUT)).resolve()
+        self.command = [environment_tool("jupyter-book"), "build", ".", "-W", "-n", "--keep-going"]
+        self.command += ["--path-output", str(self.output)]
+        if os.environ.get("COURSE_BOOK_TOC"):
+            self.command += ["--toc", os.environ["COURSE_BOOK_TOC"]]
+        self.process = None
+        self._log = None
+
+    def start(self) -> "QuickBookBuild":
+        if self.given or self.process is not None:
+            return self
+        self.output.mkdir(parents=True, exist_ok=True)
+        self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # no pipe to fill up
+        self.process = subprocess.Popen(
+            self.command,
+            cwd=REPO_ROOT,
+            env={**os.environ, "COURSE_QUICK": "1"},
+            stdin=subprocess.DEVNULL,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # stopped as a group if the run ends early
+        )
+        return self
+
+    def result(self, timeout: float = 3600) -> QuickBook:
+        if self.given:
+            html_dir = Path(self.given).resolve()
+            return QuickBook(html_dir, None, 0, "", f"COURSE_BOOK_HTML={html_dir}")
+        self.start()
+        try:
+            returncode = self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.stop()
+            returncode = -1
+        self._log.seek(0)
+        return QuickBook(
+            html_dir=self.output / "_build" / "html",
+            executed_dir=self.output / "_build" / "jupyter_execute",
+            returncode=returncode,
+            log=self._log.read(),
+            command=" ".join(self.command),
+        )
+
+    def stop(self) -> None:
+        """End the build and its kernels (the run is over before anyone needed the book)."""
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)

@@ -8,11 +8,12 @@
 """
 
 import pytest
-from book_build import QuickBook, build_quick_book
+from book_build import QuickBook, QuickBookBuild
 from grading import GradedRuns
 from prerequisites import PREREQUISITES, STRICT_ENV_VAR, problem_with, strict_mode
 
 _skipped_for: dict[str, int] = {}
+_book_build = QuickBookBuild()
 
 
 def pytest_configure(config):
@@ -32,13 +33,22 @@ def _needs(item) -> set[str]:
 
 
 def pytest_collection_modifyitems(session, config, items):
-    """Strict mode: stop before any test when something the collected tests need is missing."""
-    if not strict_mode():
-        return
-    needed = set().union(*(_needs(item) for item in items)) if items else set()
-    problems = [problem for name in sorted(needed) if (problem := problem_with(name))]
-    if problems:
-        pytest.exit("\n".join(f"{STRICT_ENV_VAR}=1: missing prerequisite {line}" for line in problems), 4)
+    """Strict mode: stop before any test when something the collected tests need is missing. Then
+    start the quick build in the background if a collected test will need the book."""
+    if strict_mode():
+        needed = set().union(*(_needs(item) for item in items)) if items else set()
+        problems = [problem for name in sorted(needed) if (problem := problem_with(name))]
+        if problems:
+            pytest.exit("\n".join(f"{STRICT_ENV_VAR}=1: missing prerequisite {line}" for line in problems), 4)
+    book_tests = [item for item in items if "quick_book" in getattr(item, "fixturenames", ())]
+    if book_tests and not config.option.collectonly:
+        needed = set().union(*(_needs(item) for item in book_tests))
+        if all(problem_with(name) is None for name in needed):  # otherwise those tests skip
+            _book_build.start()
+
+
+def pytest_sessionfinish(session, exitstatus):
+    _book_build.stop()
 
 
 def pytest_runtest_setup(item):
@@ -59,8 +69,8 @@ def pytest_terminal_summary(terminalreporter):
 
 @pytest.fixture(scope="session")
 def quick_book() -> QuickBook:
-    """The book built in quick mode, once for the whole run."""
-    return build_quick_book()
+    """The book built in quick mode, once for the whole run (started at collection, see above)."""
+    return _book_build.result()
 
 
 @pytest.fixture(scope="session")

@@ -3,6 +3,7 @@ Colab/Binder set-up cell, citations and glossary links resolve, and a one-page b
 _config.yml behaves as the course needs (stderr hidden, tables rendered, solutions folded, a failing
 cell fails the build)."""
 
+import functools
 import re
 import shutil
 import subprocess
@@ -14,19 +15,27 @@ import nbformat
 import pytest
 import yaml
 
+from rnncourse import publish
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG = yaml.safe_load((REPO_ROOT / "_config.yml").read_text(encoding="utf-8"))
 TOC = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text(encoding="utf-8"))
 
+#: What the install cells give pip: the repository of _config.yml, and its branch unless that is main.
+INSTALL_SPEC = f"rnncourse @ git+{CONFIG['repository']['url']}" + (
+    "" if CONFIG["repository"].get("branch", "main") == "main" else f"@{CONFIG['repository']['branch']}"
+)
+
 #: The first code cell of every notebook page, tagged remove-input. On Colab or Binder, where the course
 #: package is missing, it installs it from the repository; locally it does nothing and prints nothing.
+#: `make notebooks` (rnncourse/publish.py) writes it from _config.yml.
 SETUP_CELL_TAG = "remove-input"
-SETUP_CELL = """\
+SETUP_CELL = f"""\
 # Colab / Binder: install the course helpers when they are missing. Locally this does nothing.
 import importlib.util
 
 if importlib.util.find_spec("rnncourse") is None:
-    %pip install --quiet "rnncourse @ git+https://github.com/rnn-hands-on/rnn-hands-on"
+    %pip install --quiet "{INSTALL_SPEC}"
     importlib.invalidate_caches()"""
 
 
@@ -246,14 +255,32 @@ def test_references_have_the_fields_a_citation_needs():
         assert re.search(r"^\s*(journal|booktitle|howpublished)\s*=", entry, re.M), entry.splitlines()[0]
 
 
+@functools.cache
+def book_index():
+    """What `make notebooks` resolves the pages' MyST references against (titles, labels, terms...)."""
+    return publish.BookIndex.of(REPO_ROOT)
+
+
 @pytest.mark.parametrize("path", NOTEBOOK_PAGES, ids=lambda p: str(p.relative_to(REPO_ROOT)))
 def test_paired_notebook_matches_its_page(path):
-    """Colab opens only .ipynb files: each page has a committed copy, same cells, no outputs."""
+    """Colab opens only .ipynb files: each page has a committed copy with the page's cells, no outputs.
+
+    Code cells are the page's, character for character; Markdown cells are the page's turned into
+    plain Markdown by `make notebooks` (tests/test_publish.py checks that no MyST is left).
+    """
     paired = path.with_suffix(".ipynb")
     assert paired.is_file(), f"{paired.relative_to(REPO_ROOT)} is missing: run `make notebooks`"
-    ours = [(cell.cell_type, cell.source.strip()) for cell in jupytext.read(path).cells]
+    page_cells = jupytext.read(path).cells
     notebook = nbformat.read(paired, as_version=4)
-    theirs = [(cell.cell_type, cell.source.strip()) for cell in notebook.cells]
+    assert [cell.cell_type for cell in notebook.cells] == [cell.cell_type for cell in page_cells], (
+        f"{paired.relative_to(REPO_ROOT)} is out of date: run `make notebooks`"
+    )
+    ours = [cell.source.strip() for cell in page_cells if cell.cell_type == "code"]
+    theirs = [cell.source.strip() for cell in notebook.cells if cell.cell_type == "code"]
     assert ours == theirs, f"{paired.relative_to(REPO_ROOT)} is out of date: run `make notebooks`"
+    expected = publish.colab_notebook(path, book_index())
+    markdown = [cell.source.strip() for cell in expected.cells if cell.cell_type == "markdown"]
+    copied = [cell.source.strip() for cell in notebook.cells if cell.cell_type == "markdown"]
+    assert markdown == copied, f"{paired.relative_to(REPO_ROOT)} is out of date: run `make notebooks`"
     with_outputs = [i for i, cell in enumerate(notebook.cells) if cell.get("outputs")]
     assert not with_outputs, f"{paired.relative_to(REPO_ROOT)} has outputs in cells {with_outputs}"

@@ -5,6 +5,9 @@
   tests check, and its HTML is what the browser test opens (``tests/book_build.py``).
 * ``graded``: each class of submissions graded once per run; every grading test reads the same run
   (``tests/grading.py``).
+
+Both start in the background as soon as the tests are collected: the book build and two grading
+runs at a time share the two cores while the fast tests run, and a test waits only for what it reads.
 """
 
 import pytest
@@ -34,14 +37,26 @@ def _needs(item) -> set[str]:
 
 def pytest_collection_modifyitems(session, config, items):
     """Strict mode: stop before any test when something the collected tests need is missing. Then
-    start the quick build in the background if a collected test will need the book."""
+    start, in the background, the grading runs and the quick build that the collected tests read."""
     if strict_mode():
         needed = set().union(*(_needs(item) for item in items)) if items else set()
         problems = [problem for name in sorted(needed) if (problem := problem_with(name))]
         if problems:
             pytest.exit("\n".join(f"{STRICT_ENV_VAR}=1: missing prerequisite {line}" for line in problems), 4)
+    if config.option.collectonly:
+        return
+    grading_tests = [item for item in items if "graded" in getattr(item, "fixturenames", ())]
+    if grading_tests and problem_with("bwrap") is None:  # without a sandbox those tests skip
+        runs = _graded_runs(config)
+        modules = {
+            item.module: [i for i in grading_tests if i.module is item.module] for item in grading_tests
+        }
+        # a module's GRADING_ORDER: its runs are queued before those of higher numbers (longest first)
+        for module in sorted(modules, key=lambda module: getattr(module, "GRADING_ORDER", 50)):
+            if hasattr(module, "start_grading"):
+                module.start_grading(runs, modules[module])
     book_tests = [item for item in items if "quick_book" in getattr(item, "fixturenames", ())]
-    if book_tests and not config.option.collectonly:
+    if book_tests:
         needed = set().union(*(_needs(item) for item in book_tests))
         if all(problem_with(name) is None for name in needed):  # otherwise those tests skip
             _book_build.start()
@@ -49,6 +64,18 @@ def pytest_collection_modifyitems(session, config, items):
 
 def pytest_sessionfinish(session, exitstatus):
     _book_build.stop()
+    if _runs:
+        _runs[0].shutdown()
+
+
+_runs: list[GradedRuns] = []
+
+
+def _graded_runs(config) -> GradedRuns:
+    """The session's graded runs, in a folder of pytest's temporary base (kept for the last runs)."""
+    if not _runs:
+        _runs.append(GradedRuns(config._tmp_path_factory.mktemp("graded")))
+    return _runs[0]
 
 
 def pytest_runtest_setup(item):
@@ -74,6 +101,6 @@ def quick_book() -> QuickBook:
 
 
 @pytest.fixture(scope="session")
-def graded(tmp_path_factory) -> GradedRuns:
-    """Classes of submissions graded once for the whole run (see tests/grading.py)."""
-    return GradedRuns(tmp_path_factory)
+def graded(request) -> GradedRuns:
+    """Classes of submissions graded once for the whole run, started at collection (tests/grading.py)."""
+    return _graded_runs(request.config)

@@ -1,11 +1,13 @@
 """Graded classes shared by the grading tests: each class is graded ONCE per test run.
 
-:class:`GradedRuns` (the session fixture ``graded`` in ``tests/conftest.py``) grades, on first use,
+:class:`GradedRuns` (the session fixture ``graded`` in ``tests/conftest.py``) grades in the background,
+from the end of collection, two runs at a time:
 
 * per assignment, one class: the solution, the blank release and the typical wrong submissions of
   :data:`ALL_MISTAKES` (``numpy_rnn`` also gets an unreadable notebook and a renamed one, and arrives
   as a zip, as LMS exports do). ``numpy_rnn`` is graded sequentially (``--workers 1``): its solution
-  and its wrong submission are the solo grades the adversarial run is compared with.
+  and its wrong submission are the solo grades the adversarial run is compared with;
+* whatever else a test module starts in its ``start_grading(runs, items)`` (the adversarial class).
 
 Every assertion reads the same graded run: the autograded notebooks (the one execution of each
 solution also serves ``nbgrader validate``'s verdict, see :func:`validate_executed`), the gradebook,
@@ -18,7 +20,10 @@ import json
 import os
 import subprocess
 import sys
+import threading
 import zipfile
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -423,31 +428,61 @@ class GradedRun:
 
 
 class GradedRuns:
-    """Grades each assignment's class on first use and keeps the run for every later test."""
+    """Graded runs, each computed once per test session, in the background.
 
-    def __init__(self, tmp_path_factory):
-        self.tmp_path_factory = tmp_path_factory
-        self.runs: dict[str, GradedRun] = {}
+    ``tests/conftest.py`` starts every run that the collected tests will read as soon as collection
+    is over (a test module lists them in ``start_grading(runs, items)``), up to :data:`CONCURRENT_RUNS`
+    at a time; a test that reads a run waits for it. The grader spends much of its time waiting on
+    kernels, so two runs (and the book build) share two cores well.
+    """
+
+    CONCURRENT_RUNS = 2
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.pool = ThreadPoolExecutor(max_workers=self.CONCURRENT_RUNS, thread_name_prefix="grading")
+        self.futures: dict[str, Future] = {}
+        self.lock = threading.Lock()
+
+    def submit(self, key: str, grade: Callable[[Path], object]) -> Future:
+        """Start ``grade(folder)`` in the background unless ``key`` was started already."""
+        with self.lock:
+            if key not in self.futures:
+                folder = self.root / key
+                folder.mkdir(parents=True)
+                self.futures[key] = self.pool.submit(grade, folder)
+            return self.futures[key]
+
+    def result(self, key: str, grade: Callable[[Path], object]):
+        return self.submit(key, grade).result()
 
     def assignment_class(self, assignment: str) -> GradedRun:
-        if assignment not in self.runs:
-            self.runs[assignment] = self._grade_class(assignment)
-        return self.runs[assignment]
+        """The assignment's class (solution, blank release, mistakes), graded once."""
+        return self.result(assignment, lambda folder: grade_class(assignment, folder))
 
-    def _grade_class(self, assignment: str) -> GradedRun:
-        root = self.tmp_path_factory.mktemp(assignment)
-        submissions, out = root / "submissions", root / "out"
-        solution, release = notebook_paths(assignment)
-        students = {SOLUTION_STUDENT: nbtools.read(solution), RELEASE_STUDENT: nbtools.read(release)}
-        students.update({mistake_student(m): wrong_submission(assignment, m) for m in MISTAKES[assignment]})
-        if assignment == "numpy_rnn":
-            students[UNREADABLE_STUDENT] = b'{"cells": [ this is not json'
-            students[RENAMED_STUDENT] = ("my_homework.ipynb", nbtools.read(solution))
-        write_submissions(submissions, assignment, students)
-        if assignment in ZIPPED_ASSIGNMENTS:
-            submissions = zip_folder(submissions, root / "class.zip")
-        options = ["--workers", "1"] if assignment in SEQUENTIAL_ASSIGNMENTS else []
-        result = run_autograder(
-            submissions, "-a", assignment, "-o", out, *options, quick=assignment in LAB_REPORTS or None
-        )
-        return GradedRun(assignment, out, result, sorted(students))
+    def start_classes(self, assignments) -> None:
+        for assignment in assignments:
+            self.submit(assignment, lambda folder, name=assignment: grade_class(name, folder))
+
+    def shutdown(self) -> None:
+        """Drop the runs not started yet (the session is over); running ones end on their own."""
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def grade_class(assignment: str, root: Path) -> GradedRun:
+    """Grade an assignment's class in ``root``: solution, blank release, each mistake (+ extras)."""
+    submissions, out = root / "submissions", root / "out"
+    solution, release = notebook_paths(assignment)
+    students = {SOLUTION_STUDENT: nbtools.read(solution), RELEASE_STUDENT: nbtools.read(release)}
+    students.update({mistake_student(m): wrong_submission(assignment, m) for m in MISTAKES[assignment]})
+    if assignment == "numpy_rnn":
+        students[UNREADABLE_STUDENT] = b'{"cells": [ this is not json'
+        students[RENAMED_STUDENT] = ("my_homework.ipynb", nbtools.read(solution))
+    write_submissions(submissions, assignment, students)
+    if assignment in ZIPPED_ASSIGNMENTS:
+        submissions = zip_folder(submissions, root / "class.zip")
+    options = ["--workers", "1"] if assignment in SEQUENTIAL_ASSIGNMENTS else []
+    result = run_autograder(
+        submissions, "-a", assignment, "-o", out, *options, quick=assignment in LAB_REPORTS or None
+    )
+    return GradedRun(assignment, out, result, sorted(students))

@@ -60,9 +60,6 @@ def pytest_collection_modifyitems(session, config, items):
         needed = set().union(*(_needs(item) for item in book_tests))
         if all(problem_with(name) is None for name in needed):  # otherwise those tests skip
             _book_build.start()
-    # The tests that wait for a background run go last: the others run meanwhile (stable order).
-    waiting = {id(item) for item in (*grading_tests, *book_tests)}
-    items[:] = sorted(items, key=lambda item: id(item) in waiting)
 
 
 def pytest_sessionfinish(session, exitstatus):

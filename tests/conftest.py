@@ -35,9 +35,11 @@ def _needs(item) -> set[str]:
     return names
 
 
-def pytest_collection_modifyitems(session, config, items):
-    """Strict mode: stop before any test when something the collected tests need is missing. Then
-    start, in the background, the grading runs and the quick build that the collected tests read."""
+def pytest_collection_finish(session):
+    """Strict mode: stop before any test when something the selected tests need is missing. Then
+    start, in the background, the grading runs and the quick build that the selected tests read.
+    (After collection is finished, so tests deselected by -m or -k start nothing.)"""
+    config, items = session.config, session.items
     if strict_mode():
         needed = set().union(*(_needs(item) for item in items)) if items else set()
         problems = [problem for name in sorted(needed) if (problem := problem_with(name))]

@@ -1,5 +1,6 @@
 """Small notebook utilities shared by the tests (reading nbgrader sources, making submissions)."""
 
+import ast
 import hashlib
 import re
 from pathlib import Path
@@ -40,3 +41,15 @@ def tree_digest(folder: Path) -> dict[str, str]:
         for path in sorted(folder.rglob("*"))
         if path.is_file()
     }
+
+
+def imported_modules(source: str) -> set[str]:
+    """Top-level modules a cell imports (IPython magics and shell escapes left out)."""
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
+    found = set()
+    for node in ast.walk(ast.parse(code)):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found

@@ -6,7 +6,6 @@ then resolves every ``{glue:...}`` role). Both are called in one IPython shell, 
 shell and its inline Matplotlib backend are process-wide), and their captured outputs compared.
 """
 
-import ast
 import json
 import re
 import subprocess
@@ -74,7 +73,6 @@ COMPARE = textwrap.dedent(
 
 @pytest.fixture(scope="module")
 def both_glues():
-    pytest.importorskip("myst_nb")
     result = subprocess.run(
         [sys.executable, "-c", COMPARE], capture_output=True, text=True, timeout=300, cwd=REPO_ROOT
     )
@@ -108,18 +106,6 @@ def test_the_comparison_covers_rich_output(both_glues):
     }
 
 
-def imported_modules(source: str) -> set[str]:
-    """Top-level modules a cell imports (IPython magics and shell escapes left out)."""
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-    found = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            found.add(node.module.split(".")[0])
-    return found
-
-
 BOOK_PAGES = [
     path
     for path in sorted((REPO_ROOT / "book").rglob("*.md"))
@@ -135,7 +121,7 @@ def test_students_code_never_imports_myst_nb(path):
     notebook = jupytext.read(path) if path.suffix == ".md" else nbtools.read(path)
     for number, cell in enumerate(notebook.cells):
         if cell.cell_type == "code":
-            assert "myst_nb" not in imported_modules(cell.source), (
+            assert "myst_nb" not in nbtools.imported_modules(cell.source), (
                 f"{path.relative_to(REPO_ROOT)}, code cell {number}: glue with `from rnncourse import glue`"
             )
 

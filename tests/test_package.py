@@ -7,7 +7,6 @@ versions stay in requirements.txt. ``rnncourse.publish`` is the maintainers' too
 notebooks`` and runs in the course environment, not in students' notebooks.
 """
 
-import ast
 import re
 import sys
 import tomllib
@@ -31,13 +30,7 @@ def declared() -> dict[str, str]:
 
 
 def third_party_imports(source: str) -> set[str]:
-    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith(("%", "!")))
-    found = set()
-    for node in ast.walk(ast.parse(code)):
-        if isinstance(node, ast.Import):
-            found |= {alias.name.split(".")[0] for alias in node.names}
-        elif isinstance(node, ast.ImportFrom) and node.level == 0:
-            found.add(node.module.split(".")[0])
+    found = nbtools.imported_modules(source)
     return {name for name in found if name not in sys.stdlib_module_names and name != "rnncourse"}
 
 

@@ -6,10 +6,8 @@ student release to ``assignments/<assignment>/`` (committed, never edited by han
 folder, so grading never touches ``solutions/``.
 """
 
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
-from nbgrader.preprocessors import ClearHiddenTests, GetGrades
-
-from autograder.preprocessors import ShortenHiddenTestErrors
+from nbgrader.converters import GenerateFeedback
+from nbgrader.preprocessors import ClearHiddenTests
 
 c = get_config()  # noqa: F821 - provided by nbgrader when it loads this file
 
@@ -27,11 +25,6 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 # Importing TensorFlow takes a few seconds and quick-mode training up to a minute per cell.
 c.Execute.timeout = 120
 
-# Feedback never shows hidden tests: nbgrader's default list keeps them, and a failing hidden
-# test's traceback would quote them, so errors in hidden-test cells are cut to their last line.
-c.GenerateFeedback.preprocessors = [
-    GetGrades,
-    ShortenHiddenTestErrors,
-    ClearHiddenTests,
-    CSSHTMLHeaderPreprocessor,
-]
+# Feedback never shows hidden tests: nbgrader's default list keeps them in the cells' source. (Their
+# outputs cannot quote them: test cells run in the grader, which writes only the visible lines.)
+c.GenerateFeedback.preprocessors = [*GenerateFeedback.preprocessors.default(), ClearHiddenTests]

@@ -16,17 +16,24 @@ the whole submission then fails with an exception and gets no grades at all. ``G
 * writes what happened (JSON lines) to ``$AUTOGRADER_EVENTS`` for the grader's CSV ``reason``.
 """
 
+import asyncio
 import json
 import os
+import queue
 import signal
 import threading
 import time
+from pathlib import Path
+
+import nbformat
 
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Bool, Integer, Unicode
+
+from autograder.outside import KernelGone, KernelLink, OutsideRunner
 
 EVENTS_ENV = "AUTOGRADER_EVENTS"
 
@@ -38,6 +45,11 @@ def _error_output(ename: str, evalue: str) -> NotebookNode:
 def _cell_name(cell, index: int) -> str:
     grade_id = cell.get("metadata", {}).get("nbgrader", {}).get("grade_id")
     return grade_id or f"cell {index}"
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return bool(meta.get("grade")) and not meta.get("solution")
 
 
 def _message_size(msg: dict) -> int:
@@ -67,6 +79,7 @@ class GuardedExecute(Execute):
     events_path = Unicode("", help="JSON-lines file for events (default: $AUTOGRADER_EVENTS).").tag(
         config=True
     )
+    rpc_dir = Unicode("", help="Folder (writable by the kernel) for the test cells' requests.").tag(config=True)
 
     # ----------------------------------------------------------------------------------------
     # Events
@@ -87,6 +100,7 @@ class GuardedExecute(Execute):
         self._kill_reason = None
         self._notebook_bytes = 0
         self._notebook_truncated = False
+        self._outside = None
         timer = None
         if self.wall_timeout and self.wall_timeout > 0:
             timer = threading.Timer(self.wall_timeout, self._on_wall_timeout)
@@ -129,11 +143,13 @@ class GuardedExecute(Execute):
                 cell.execution_count = None
             return cell
         try:
+            if runs_code and _is_test_cell(cell):
+                return await self._run_test_outside(cell, cell_index)
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
-        except (DeadKernelError, CellTimeoutError) as error:
+        except (DeadKernelError, CellTimeoutError, KernelGone) as error:
             if self._kill_reason:
                 reason = self._kill_reason
-            elif isinstance(error, CellTimeoutError):
+            elif isinstance(error, CellTimeoutError) or "interrupt" in str(error):
                 reason = "the kernel did not respond to an interrupt after the cell timeout, so it was killed"
             else:
                 reason = "the kernel died (a crash, os._exit, a signal, or the memory limit)"
@@ -147,6 +163,45 @@ class GuardedExecute(Execute):
             return cell
 
     execute_cell = run_sync(async_execute_cell)
+
+    # ----------------------------------------------------------------------------------------
+    # Test cells: run in this process (autograder/outside.py); the kernel answers requests
+
+    async def _run_test_outside(self, cell, cell_index):
+        if self._outside is None:
+            loop = asyncio.get_running_loop()
+            folder = Path(self.rpc_dir or Path(self.nb.metadata.get("path", ".")) / ".rpc")
+            self._outside = OutsideRunner(self.nb.cells, lambda: KernelLink(self, loop, folder))
+        self._cell_deadline = time.monotonic() + (self.timeout or 3600)
+        self._cell_name = _cell_name(cell, cell_index)
+        outputs = await asyncio.to_thread(self._outside.run, cell.source, self._cell_name)
+        cell.outputs = [nbformat.from_dict(output) for output in outputs]
+        cell.execution_count = None
+        return cell
+
+    async def ask_kernel(self, base: str) -> None:
+        """Have the kernel answer the request in ``base.json``; return once it replied."""
+        msg_id = self.kc.execute(
+            f"_autograder_rpc({base!r})", silent=True, store_history=False, allow_stdin=False, stop_on_error=False
+        )
+        interrupted = False
+        while True:
+            remaining = self._cell_deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:
+                    raise KernelGone("the kernel did not respond to an interrupt after the cell timeout")
+                self._event("cell_timeout", self._cell_name, f"ran past the {self.timeout} s cell timeout")
+                await self.km.interrupt_kernel()
+                self._cell_deadline, interrupted = time.monotonic() + 10, True
+                continue
+            try:
+                reply = await self.kc.get_shell_msg(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                if not await self.km.is_alive():
+                    raise KernelGone("the kernel died") from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return
 
     async def _async_handle_timeout(self, timeout, cell=None):
         name = _cell_name(cell, -1) if cell is not None else "?"

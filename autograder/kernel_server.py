@@ -14,7 +14,9 @@ grader decides what it is worth.
 
 
 def _autograder_install_rpc():
+    import itertools
     import json
+    import operator
     import os
     import warnings
 
@@ -51,7 +53,11 @@ def _autograder_install_rpc():
             items = [encode(item, arrays, depth + 1) for item in value]
             return items if kind is list else {"$tuple": items}
         if kind is dict and len(value) <= 100_000:
-            return {"$dict": [[encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in value.items()]}
+            return {
+                "$dict": [
+                    [encode(k, arrays, depth + 1), encode(v, arrays, depth + 1)] for k, v in value.items()
+                ]
+            }
         return handle(value)
 
     def decode(value, arrays):
@@ -84,9 +90,16 @@ def _autograder_install_rpc():
         if op == "len":
             return len(target)
         if op == "iterate":
-            return [item for _, item in zip(range(100_000), target)]
+            return list(itertools.islice(target, 100_000))
         if op == "asarray":
             return numpy.asarray(target)
+        if op == "operator":  # target / other, other + target (name "radd"), ...
+            name, other = request["name"], decode(request["key"], arrays)
+            if name.startswith("r") and name != "rshift":
+                return getattr(operator, name[1:])(other, target)
+            return getattr(operator, name)(target, other)
+        if op == "bool":
+            return bool(target)
         if op == "str":
             return str(target)[:10_000]
         if op == "call":

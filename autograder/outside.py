@@ -93,6 +93,9 @@ class Remote:
             raise TypeError(f"the student's {self._type_name} is not an array of numbers")
         return np.asarray(array, dtype=dtype)
 
+    def __bool__(self):
+        return self._ask("bool") is True
+
     def __str__(self):
         return str(self._ask("str"))
 
@@ -103,10 +106,19 @@ class Remote:
     def __class__(self):  # obj.__class__.__name__ names the student's type (type(obj) stays Remote)
         return type(self._type_name, (), {"__module__": "notebook"})
 
+    def _operator(name):
+        def apply(self, other):
+            return self._ask("operator", name=name, key=other)
+
+        return apply
+
+    for _name in "truediv rtruediv add radd sub rsub mul rmul matmul lt le gt ge".split():
+        locals()[f"__{_name}__"] = _operator(_name)
+    del _name, _operator
+
     def call_counting(self, spied: str, *args, **kwargs):
         """Call, counting the calls it makes to the notebook's ``spied``: {"result": ..., "calls": [shapes]}."""
         return self._ask("call", args=list(args), kwargs=kwargs, spy=spied)
-
 
 
 def remote_type(obj, *args):
@@ -148,7 +160,11 @@ def _encode(value, arrays: dict, depth: int = 0):
         items = [_encode(item, arrays, depth + 1) for item in value]
         return items if kind is list else {"$tuple": items}
     if kind is dict:
-        return {"$dict": [[_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)] for k, v in value.items()]}
+        return {
+            "$dict": [
+                [_encode(k, arrays, depth + 1), _encode(v, arrays, depth + 1)] for k, v in value.items()
+            ]
+        }
     raise TypeError(f"a {kind.__name__} cannot be sent to the student's kernel (plain data only)")
 
 
@@ -179,7 +195,9 @@ def _decode(value, arrays, link, depth: int = 0):
         if type(value.get("$handle")) is int and type(value.get("name")) is str and type(mro) is list:
             number = value["$handle"]
             if number not in link.remotes:  # the same object in the kernel is the same Remote here
-                link.remotes[number] = Remote(link, number, value["name"][:200], tuple(str(m)[:300] for m in mro[:64]))
+                link.remotes[number] = Remote(
+                    link, number, value["name"][:200], tuple(str(m)[:300] for m in mro[:64])
+                )
             return link.remotes[number]
     raise ValueError("the answer is not plain data")
 

@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
+import attacks
 import nbformat
 import nbtools
 
@@ -280,6 +281,9 @@ MISTAKES = {
     name: [m for m in mistakes if m.quick or not is_quick()] for name, mistakes in ALL_MISTAKES.items()
 }
 SOLUTION_STUDENT, RELEASE_STUDENT = "solution", "blank-release"
+# Every other class also holds the blank release with every attack of tests/attacks.py in its answers
+# (numpy_rnn's attacks are graded one by one in tests/test_autograder_adversarial.py).
+ATTACK_STUDENT = "attacker"
 # numpy_rnn's class also holds submissions that cannot be graded: {student: (file name, raw bytes)}.
 UNREADABLE_STUDENT, RENAMED_STUDENT = "broken-json", "renamed"
 ZIPPED_ASSIGNMENTS = {"numpy_rnn"}
@@ -305,8 +309,7 @@ def run_autograder(*args, quick: bool | None = None, cwd: Path = REPO_ROOT) -> s
 
 
 def mistake_student(mistake: Mistake) -> str:
-    """A short student id: the grader's kernel sockets live below OUT/.work/<student>/, and a Unix
-    socket path may not exceed 107 bytes."""
+    """The student id of a mistake: wrong0, wrong1, ..."""
     return f"wrong{[m for ms in ALL_MISTAKES.values() for m in ms].index(mistake)}"
 
 
@@ -475,6 +478,8 @@ def grade_class(assignment: str, root: Path) -> GradedRun:
     solution, release = notebook_paths(assignment)
     students = {SOLUTION_STUDENT: nbtools.read(solution), RELEASE_STUDENT: nbtools.read(release)}
     students.update({mistake_student(m): wrong_submission(assignment, m) for m in MISTAKES[assignment]})
+    if assignment not in SEQUENTIAL_ASSIGNMENTS:
+        students[ATTACK_STUDENT] = attacks.attack_notebook(nbtools.read(release))
     if assignment == "numpy_rnn":
         students[UNREADABLE_STUDENT] = b'{"cells": [ this is not json'
         students[RENAMED_STUDENT] = ("my_homework.ipynb", nbtools.read(solution))

@@ -9,12 +9,15 @@ To cover a new mistake, add it to ``ALL_MISTAKES`` in ``tests/grading.py``.
 
 import html
 
+import attacks
 import nbtools
 import pytest
 from grading import (
+    ATTACK_STUDENT,
     LAB_REPORTS,
     MISTAKES,
     RELEASE_STUDENT,
+    SEQUENTIAL_ASSIGNMENTS,
     SOLUTION_STUDENT,
     mistake_student,
     notebook_paths,
@@ -106,3 +109,19 @@ def test_no_feedback_shows_hidden_tests(graded, assignment):
         assert "HIDDEN TESTS" not in text, page
         leaked = [line for line in hidden if line in text]
         assert not leaked, f"{page.parent.name} sees hidden tests: {leaked[:2]}"
+
+
+@pytest.mark.parametrize("assignment", [a for a in ASSIGNMENTS if a not in SEQUENTIAL_ASSIGNMENTS])
+def test_attacks_earn_what_the_blank_release_earns_are_flagged_and_leak_nothing(graded, assignment):
+    """Transformers, a trace hook, forged replies, shadowed checks, answers read from the test's frames,
+    an exception with no text, and a hunt for the hidden tests (tests/attacks.py), all in one notebook."""
+    run = graded.assignment_class(assignment)
+    row = run.rows[ATTACK_STUDENT]
+    assert row["status"] == "graded", row
+    assert run.scores[ATTACK_STUDENT] == run.scores[RELEASE_STUDENT], row["reason"]
+    assert row["flagged"] == "True" and "registers an IPython transformer" in row["reason"], row["reason"]
+    text = run.output_text(ATTACK_STUDENT)
+    assert "LEAK-COUNT 0" in text, "the kernel found text of the hidden tests"
+    seen = text + attacks.leaked_text(text) + html.unescape(run.feedback_path(ATTACK_STUDENT).read_text())
+    hidden = nbtools.hidden_test_lines(nbtools.read(notebook_paths(assignment)[0]))
+    assert not [line for line in hidden if line in seen]

@@ -14,6 +14,7 @@ import socket
 import sys
 from pathlib import Path
 
+import attacks
 import nbformat
 import nbtools
 import pytest
@@ -30,6 +31,7 @@ from grading import (
 
 from autograder import integrity
 from autograder.grade import REPO_ROOT, decide_sandbox
+from autograder.parallel import work_name
 from autograder.report import gradebook_problems
 
 ASSIGNMENT = "numpy_rnn"
@@ -88,9 +90,9 @@ def snoop_targets(submissions: Path, out: Path) -> list:
         out / "course" / "gradebook.db",
         out / "course" / "solutions" / ASSIGNMENT / NOTEBOOK,
         out / "course" / "autograded" / "honest-full" / ASSIGNMENT / NOTEBOOK,
-        out / ".work" / "honest-full" / "submitted" / "honest-full" / ASSIGNMENT / NOTEBOOK,
-        out / ".work" / "snoop" / "gradebook.db",
-        out / ".work" / "snoop" / "solutions" / ASSIGNMENT / NOTEBOOK,
+        out / ".work" / work_name("honest-full") / "submitted" / "honest-full" / ASSIGNMENT / NOTEBOOK,
+        out / ".work" / work_name("snoop") / "gradebook.db",
+        out / ".work" / work_name("snoop") / "solutions" / ASSIGNMENT / NOTEBOOK,
         REPO_ROOT / "solutions" / ASSIGNMENT / NOTEBOOK,
         "../../../gradebook.db",
         f"../../../solutions/{ASSIGNMENT}/{NOTEBOOK}",
@@ -141,6 +143,10 @@ get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)
 """
 
 
+def release():
+    return nbtools.read(RELEASE)
+
+
 def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
     """{student: notebook | bytes | None (no notebook) | (name, notebook)}."""
     deleted = wrong()
@@ -155,10 +161,6 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
     duplicated.cells.insert(duplicated.cells.index(copy_of_test) + 1, twin)
     syntax = solution()
     nbtools.find_cell(syntax, "def rnn_forward").source += "\n\ndef broken(:\n    pass\n"
-    stderr = solution()
-    nbtools.find_cell(stderr, "def rnn_step").source = "import sys\n" + nbtools.find_cell(
-        stderr, "def rnn_step"
-    ).source.replace('    """\n', '    """\n    print("debug: rnn_step called", file=sys.stderr)\n', 1)
     return {
         "honest-full": solution(),
         "honest-wrong": wrong(),
@@ -183,7 +185,10 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
         "print-100mb": extra_cell(
             solution(), 'print("x" * 100_000_000)\nfor _ in range(2000):\n    print("y" * 100)'
         ),
-        "stderr": stderr,
+        # tests/attacks.py, one kind at a time, in the answer cells of the blank release
+        "attack-hooks": attacks.attack_notebook(release(), forger=False, leak=False),
+        "attack-forger": attacks.attack_notebook(release(), hooks=False, leak=False),
+        "attack-leak": attacks.attack_notebook(release(), hooks=False, forger=False),
         "snoop": extra_cell(solution(), snoop_code(submissions, out)),
         "network": extra_cell(solution(), NETWORK_CODE.format(port=port)),
     }
@@ -290,11 +295,13 @@ EXPECTED = {
     "deleted-test": ("wrong", ["deleted cells restored: setup, rnn-forward-hidden-test-initial-state"]),
     "edited-test": ("wrong", ["edited locked/test cells restored: rnn-forward-hidden-test-initial-state"]),
     "duplicated-test": ("wrong", ["duplicated cells"]),
-    "monkeypatch": ("wrong", ["patched the grading environment", "numpy.testing.assert_allclose", "flagged"]),
+    "monkeypatch": ("wrong", ["assigns to an attribute of np", "touches builtins", "flagged for review"]),
     "renamed": ("zero", [f"missing {NOTEBOOK} (found: my_homework.ipynb)"]),
     "omitted": ("zero", [f"missing {NOTEBOOK} (found: no notebook)"]),
     "print-100mb": ("full", ["output truncated"]),
-    "stderr": ("full", ["wrote to stderr, not penalised"]),
+    "attack-hooks": ("zero", ["registers an IPython transformer", "installs an interpreter hook", "flagged"]),
+    "attack-forger": ("zero", ["reads interpreter frames", "flagged for review"]),
+    "attack-leak": ("zero", ["decodes hidden code", "flagged for review"]),
     "snoop": ("full", ["flagged for review"]),
     "network": ("full", ["flagged for review"]),
 }
@@ -342,6 +349,16 @@ def test_the_sandbox_hides_other_students_solutions_and_the_gradebook(run):
     assert "READ-OK" not in text and "WRITE-OK" not in text
     hidden = nbtools.hidden_test_lines(solution())
     assert not [line for line in hidden if line in text], "the kernel read the hidden tests"
+
+
+@slow_run
+def test_the_kernel_never_holds_the_hidden_tests(run):
+    """The leak attack searched the kernel (input history, frames, every function's constants) and
+    smuggled what it found out through its output, base64-encoded: it finds nothing."""
+    text = autograded_text(run, "attack-leak")
+    assert "LEAK-COUNT 0" in text, text[-2000:]
+    hidden = nbtools.hidden_test_lines(solution())
+    assert not [line for line in hidden if line in text + attacks.leaked_text(text)]
 
 
 @slow_run
@@ -412,21 +429,6 @@ def test_integrity_repair_restores_deleted_and_reports_tampering():
     assert len(copies) == 1 and "nbgrader" in copies[0].metadata, "only the last copy is kept and graded"
     clean, clean_report = integrity.repair(solution(), release, "numpy_rnn", source)
     assert clean_report.reasons() == [] and not clean_report.tampered
-
-
-def test_feedback_removes_outputs_that_quote_hidden_tests():
-    from autograder.preprocessors import REDACTED, ShortenHiddenTestErrors
-
-    notebook = solution()
-    leaked = nbtools.hidden_test_lines(notebook)[0]
-    cell = nbtools.find_cell(notebook, "def rnn_forward")
-    cell.outputs = [
-        nbformat.v4.new_output("stream", name="stdout", text=f"stolen: {leaked}\n"),
-        nbformat.v4.new_output("stream", name="stdout", text="an honest print\n"),
-    ]
-    cleaned, _ = ShortenHiddenTestErrors().preprocess(notebook, {})
-    texts = [output["text"] for output in nbtools.find_cell(cleaned, "def rnn_forward").outputs]
-    assert texts == [REDACTED, "an honest print\n"]
 
 
 def test_without_bwrap_grading_is_refused_unless_explicitly_unsandboxed(monkeypatch):

@@ -48,6 +48,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
+from autograder import sanitize
 from autograder.parallel import (
     Job,
     Limits,
@@ -60,6 +61,7 @@ from autograder.parallel import (
     run_logged,
     snapshot_gradebook,
     stop_processes,
+    work_name,
 )
 from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
 from autograder.sandbox import bwrap_problem, format_size, parse_size
@@ -67,7 +69,10 @@ from autograder.sandbox import bwrap_problem, format_size, parse_size
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
-STUDENT_ID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]*$")
+# Letters and digits of any script, _ . @ + - and inner spaces: no leading dot or dash (hidden files,
+# options), none of / * ? [ ] < > & " ' (paths, nbgrader's glob of the id, HTML pages).
+STUDENT_ID_PATTERN = re.compile(r"\w([\w.@+ -]*[\w.@+-])?")
+MAX_ID_BYTES = 251  # a file name holds 255 bytes: logs/<id>.log must fit
 NBGRADER_TIMEOUT_S = 30 * 60
 # Address-space cap of a grading kernel (RLIMIT_AS). TensorFlow maps far more than it touches: the
 # honest numpy_rnn solution needs about 1.3 GiB of address space here (2 cores; more cores mean
@@ -181,6 +186,8 @@ def prepare_course(course_dir: Path, assignment: str) -> None:
 def write_feedback(student_id: str, course_dir: Path, out: Path, assignment: str) -> str | None:
     """(Re)generate the student's feedback from the gradebook, manual grades included, and copy it
     to OUT; return why it failed, or None."""
+    for notebook in sorted((course_dir / "autograded" / student_id / assignment).glob("*.ipynb")):
+        sanitize.sanitize_file(notebook)  # one graded by an earlier version of the grader, say
     code, output = run_nbgrader(
         ["generate_feedback", assignment, "--student", student_id, "--force"],
         course_dir,
@@ -188,17 +195,17 @@ def write_feedback(student_id: str, course_dir: Path, out: Path, assignment: str
     )
     if code != 0:
         return f"feedback failed: {last_error_line(output)}"
-    copy_feedback(course_dir, out, assignment, student_id)
-    return None
+    return "; ".join(copy_feedback(course_dir, out, assignment, student_id)) or None
 
 
-def copy_feedback(course_dir: Path, out: Path, assignment: str, student_id: str) -> None:
+def copy_feedback(course_dir: Path, out: Path, assignment: str, student_id: str) -> list[str]:
+    """Copy the student's feedback to OUT, regular files only; return what was left out."""
     source = course_dir / "feedback" / student_id / assignment
     target = out / "feedback" / student_id
     if target.exists():
         shutil.rmtree(target)
-    if source.is_dir():
-        shutil.copytree(source, target)
+    left_out = sanitize.copy_regular_files(source, target) if source.is_dir() else []
+    return [f"feedback: left out {', '.join(left_out)}"] if left_out else []
 
 
 # --------------------------------------------------------------------------------------------
@@ -383,10 +390,11 @@ def plan_student(
 ) -> tuple[StudentResult, Job | None]:
     """The result so far and the job to run (None: nothing to run for this student)."""
     result = StudentResult(student_id)
-    if not STUDENT_ID_PATTERN.match(student_id):
+    if not STUDENT_ID_PATTERN.fullmatch(student_id) or len(student_id.encode()) > MAX_ID_BYTES:
         result.status = "error"
         result.reasons.append(
-            f"folder name {student_id!r} is not a valid student id (letters, digits, . _ -)"
+            f"folder name {student_id!r} is not a valid student id (letters, digits, _ . @ + - and inner "
+            f"spaces, at most {MAX_ID_BYTES} bytes)"
         )
         return result, None
     folder = root / student_id / assignment
@@ -408,7 +416,7 @@ def plan_student(
         source=folder,
         assignment=assignment,
         course_dir=out / "course",
-        work_dir=out / ".work" / student_id,
+        work_dir=out / ".work" / work_name(student_id),
         log_path=out / "logs" / f"{student_id}.log",
         template_db=out / ".work" / "template.db",
         limits=options.limits,
@@ -425,14 +433,15 @@ def finish_student(result: StudentResult, outcome: Outcome, job: Job, out: Path,
     course_dir, assignment, student = job.course_dir, job.assignment, job.student_id
     try:
         if outcome.status == "graded" and not outcome.empty:
-            merge_submission(course_dir, job.work_dir, assignment, student, outcome.flagged)
-            copy_feedback(course_dir, out, assignment, student)
+            left_out = merge_submission(course_dir, job.work_dir, assignment, student, outcome.flagged)
+            result.reasons += [f"left out of the course: {', '.join(left_out)}"] if left_out else []
+            result.reasons += copy_feedback(course_dir, out, assignment, student)
         elif outcome.status == "graded":  # no expected notebook: every grade 0, like nbgrader does
             record_empty_submission(course_dir, assignment, student, outcome.flagged)
             submitted = course_dir / "submitted" / student / assignment
             if submitted.exists():
                 shutil.rmtree(submitted)
-            shutil.copytree(job.work_dir / "submitted" / student / assignment, submitted)
+            sanitize.copy_regular_files(job.work_dir / "submitted" / student / assignment, submitted)
             (course_dir / "autograded" / student / assignment).mkdir(parents=True, exist_ok=True)
         else:  # could not be graded: keep an earlier run's grades, else record zeros
             record_empty_submission(course_dir, assignment, student, outcome.flagged, reset=False)
@@ -729,9 +738,6 @@ def main(argv: list[str] | None = None) -> int:
         help="output characters kept per cell (default 1,000,000)",
     )
     parser.add_argument(
-        "--stderr-fails", action="store_true", help="nbgrader's rule: a test cell writing to stderr scores 0"
-    )
-    parser.add_argument(
         "--sandbox",
         choices=("on", "off"),
         default="on",
@@ -760,7 +766,6 @@ def main(argv: list[str] | None = None) -> int:
             memory_bytes=parse_size(args.memory_limit),
             max_cell_output=args.max_output,
             max_notebook_output=max(10 * args.max_output, args.max_output) if args.max_output else 0,
-            stderr_fails=args.stderr_fails,
         )
     except ValueError:
         print(f"error: --memory-limit {args.memory_limit!r} is not a size like 4G or 512M", file=sys.stderr)

@@ -4,10 +4,10 @@ Why a private course per student: nbgrader's gradebook is one SQLite file, and `
 writes to it at the start (student, submission) and at the end (grades) of a run that may last
 minutes. Several autograde processes sharing one file would fight over SQLite's single write lock
 ("database is locked") and a killed process could leave half a submission behind. Instead each
-worker gets its own course folder (``OUT/.work/<student>/``) with
+worker gets its own course folder (``OUT/.work/s-<hash of the id>/``, see :func:`work_name`) with
 
 * a copy of the course's ``nbgrader_config.py`` plus the limits of this run (GuardedExecute, the
-  sandboxed kernelspec, ZeroMQ ipc sockets in its own runtime folder),
+  sandboxed kernelspec, ZeroMQ ipc sockets in its own short temporary runtime folder),
 * a copy of the assignment source and a *snapshot* of the main gradebook (taken once, before any
   worker starts: it holds the assignment and any manual grades already given to this student),
 * the student's submission only, repaired by :mod:`autograder.integrity`.
@@ -19,6 +19,7 @@ notebook and feedback into the main course folder. A student's grades depend onl
 student's notebook, so the merged gradebook holds the same scores as a sequential run.
 """
 
+import hashlib
 import json
 import os
 import re
@@ -27,37 +28,39 @@ import signal
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import integrity, sandbox
+from autograder import integrity, sandbox, sanitize
 
 WORKER_CONFIG = """
 
 # ---- added by the autograder for one student's private grading course (autograder/parallel.py) ----
-from nbconvert.preprocessors import ClearMetadataPreprocessor
-from nbgrader.preprocessors import (
-    AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades,
-)
+from nbgrader.converters import Autograde
+from nbgrader.preprocessors import Execute
 from autograder.execute import GuardedExecute
 
 c.Autograde.autograde_preprocessors = [
-    GuardedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput, SaveAutoGrades,
-    AssignLatePenalties, CheckCellMetadata,
+    GuardedExecute if step is Execute else step for step in Autograde.autograde_preprocessors.default()
 ]
 c.Execute.kernel_name = {kernel_name!r}
 c.Execute.timeout = {cell_timeout!r}
 c.GuardedExecute.wall_timeout = {notebook_timeout!r}
 c.GuardedExecute.max_cell_output_bytes = {max_cell_output!r}
 c.GuardedExecute.max_notebook_output_bytes = {max_notebook_output!r}
-c.GuardedExecute.stderr_fails = {stderr_fails!r}
 c.GuardedExecute.events_path = {events_path!r}
+c.GuardedExecute.rpc_dir = {rpc_dir!r}
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = {ipc_prefix!r}
 c.KernelManager.connection_file = {connection_file!r}
+# right after the kernel: remove what it left that is not a regular file (autograder/sanitize.py)
+from autograder.sanitize import RemoveKernelLeftovers
+c.Autograde.autograde_preprocessors.insert(1, RemoveKernelLeftovers)
+c.RemoveKernelLeftovers.events_path = {events_path!r}
 """
 
 
@@ -70,7 +73,6 @@ class Limits:
     memory_bytes: int = 0
     max_cell_output: int = 1_000_000
     max_notebook_output: int = 10_000_000
-    stderr_fails: bool = False
     sandbox: bool = True
 
 
@@ -84,6 +86,7 @@ class Job:
     log_path: Path
     template_db: Path
     limits: Limits
+    runtime: Path | None = None  # the kernel's sockets: a short temporary folder (AF_UNIX: 107 bytes)
 
 
 @dataclass
@@ -96,6 +99,12 @@ class Outcome:
     edited: set[str] = field(default_factory=set)  # test or locked cells whose text the student changed
     seconds: float = 0.0
     nbgrader_log: str = ""
+
+
+def work_name(student_id: str) -> str:
+    """The private course's folder in OUT/.work: short, one per id, never a name of the grader's
+    (a student may be called ``template.db``)."""
+    return "s-" + hashlib.sha256(student_id.encode()).hexdigest()[:20]
 
 
 def snapshot_gradebook(db: Path, target: Path) -> None:
@@ -197,18 +206,16 @@ def prepare_worker_course(job: Job) -> dict:
     work = job.work_dir
     if work.exists():
         shutil.rmtree(work)
-    runtime = work / "runtime"
-    runtime.mkdir(parents=True)
+    runtime = job.runtime = Path(tempfile.mkdtemp(prefix="ag-"))
     shutil.copytree(job.course_dir / "solutions" / job.assignment, work / "solutions" / job.assignment)
     shutil.copyfile(job.template_db, work / "gradebook.db")
     limits = job.limits
-    guard = runtime / "kernel_guard.py"
-    shutil.copyfile(Path(__file__).with_name("kernel_guard.py"), guard)
+    server = runtime / "kernel_server.py"
+    shutil.copyfile(Path(__file__).with_name("kernel_server.py"), server)
     settings = sandbox.sandbox_settings(
         sandbox=limits.sandbox, memory_bytes=limits.memory_bytes, runtime_dir=runtime
     )
-    settings["guard_file"] = str(guard)
-    settings["guard_log"] = str(runtime / "guard.log")
+    settings["startup_file"] = str(server)
     settings_path = work / "sandbox.json"
     settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
     sandbox.write_kernelspec(work / "jupyter", settings_path)
@@ -219,8 +226,8 @@ def prepare_worker_course(job: Job) -> dict:
         notebook_timeout=limits.notebook_timeout,
         max_cell_output=limits.max_cell_output,
         max_notebook_output=limits.max_notebook_output,
-        stderr_fails=limits.stderr_fails,
         events_path=str(work / "events.jsonl"),
+        rpc_dir=str(runtime / "rpc"),
         ipc_prefix=str(runtime / "kernel-ipc"),
         connection_file=str(runtime / "kernel.json"),
     )
@@ -241,15 +248,10 @@ def expected_notebooks(course_dir: Path, assignment: str) -> list[str]:
 def copy_submission(job: Job, outcome: Outcome) -> bool:
     """Copy and repair the student's files into the private course; False: nothing to execute."""
     target = job.work_dir / "submitted" / job.student_id / job.assignment
-    shutil.copytree(
-        job.source,
-        target,
-        ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__", "__MACOSX"),
-        symlinks=True,
-    )
-    for link in [p for p in target.rglob("*") if p.is_symlink()]:
-        link.unlink()  # a link could point at another student's files or the solutions
-        outcome.reasons.append(f"symbolic link {link.name} removed")
+    skip = {".ipynb_checkpoints", "__pycache__", "__MACOSX"}
+    left_out = sanitize.copy_regular_files(job.source, target, skip)  # a link could name the solutions
+    if left_out:
+        outcome.reasons.append(f"left out what is not a regular file: {', '.join(left_out)}")
     expected = expected_notebooks(job.course_dir, job.assignment)
     submitted = {p.name for p in target.glob("*.ipynb")}
     for name in expected:
@@ -283,11 +285,11 @@ def copy_submission(job: Job, outcome: Outcome) -> bool:
 
 
 def read_events(job: Job) -> tuple[list[str], bool]:
-    """Reasons from GuardedExecute's events and the kernel guard's log; True if something was killed."""
+    """Reasons from GuardedExecute's and RemoveKernelLeftovers' events; True to flag the submission."""
     reasons, killed = [], False
     events = job.work_dir / "events.jsonl"
     if events.exists():
-        timeouts, truncated, stderr = [], [], []
+        timeouts, truncated = [], []
         for line in events.read_text(encoding="utf-8").splitlines():
             try:
                 event = json.loads(line)
@@ -301,23 +303,13 @@ def read_events(job: Job) -> tuple[list[str], bool]:
                 timeouts.append(cell)
             elif kind == "output_truncated":
                 truncated.append(cell)
-            elif kind == "stderr_in_test":
-                stderr.append(cell)
+            elif kind == "not_regular":
+                killed = True
+                reasons.append(f"removed what the kernel left that is not a regular file: {event['detail']}")
         if timeouts:
             reasons.append(f"cell timeout ({', '.join(dict.fromkeys(timeouts))}): interrupted")
         if truncated:
             reasons.append(f"output truncated ({', '.join(dict.fromkeys(truncated))})")
-        if stderr:
-            verdict = "scored 0 (--stderr-fails)" if job.limits.stderr_fails else "not penalised"
-            reasons.append(f"test cells wrote to stderr, {verdict} ({', '.join(dict.fromkeys(stderr))})")
-    guard_log = job.work_dir / "runtime" / "guard.log"
-    if guard_log.exists():
-        restored = [line.removeprefix("restored ").strip() for line in guard_log.read_text().splitlines()]
-        restored = [r for r in dict.fromkeys(restored) if r][:8]
-        if restored:
-            reasons.append(
-                f"patched the grading environment, restored before each cell: {', '.join(restored)}"
-            )
     return reasons, killed
 
 
@@ -393,6 +385,10 @@ def grade_in_worker(job: Job) -> Outcome:
         outcome.status = "graded"
         outcome.flagged = outcome.flagged or killed
         outcome.reasons.extend(execution_errors(autograded, limits.memory_bytes))
+        # RemoveKernelLeftovers already removed the kernel's links: make the notebook inert for the feedback
+        cut = [cell for path in sorted(autograded.glob("*.ipynb")) for cell in sanitize.sanitize_file(path)]
+        if cut:
+            outcome.reasons.append(f"output cut for size ({', '.join(cut)})")
         code, output = run_logged(
             [*nbgrader, "generate_feedback", job.assignment, "--student", job.student_id, "--force"],
             job.work_dir,
@@ -407,6 +403,8 @@ def grade_in_worker(job: Job) -> Outcome:
         outcome.reasons.append(f"grading failed: {type(error).__name__}: {error}")
     finally:
         outcome.seconds = time.monotonic() - started
+        if job.runtime is not None:
+            shutil.rmtree(job.runtime, ignore_errors=True)
     return outcome
 
 
@@ -416,8 +414,9 @@ def grade_in_worker(job: Job) -> Outcome:
 
 def merge_submission(
     course_dir: Path, work_dir: Path, assignment: str, student_id: str, flagged: bool
-) -> None:
-    """Copy the student's submission, grades and comments from the private gradebook into the main one."""
+) -> list[str]:
+    """Copy the student's submission, grades and comments from the private gradebook into the main one;
+    return the files left out (links, fifos...: none, the worker removed them)."""
     from nbgrader.api import Gradebook
 
     with (
@@ -445,14 +444,15 @@ def merge_submission(
                 mine.auto_comment = comment.auto_comment
                 mine.manual_comment = comment.manual_comment
         main.db.commit()
+    left_out = []
     for folder in ("submitted", "autograded", "feedback"):
         source = work_dir / folder / student_id / assignment
         target = course_dir / folder / student_id / assignment
         if target.exists():
             shutil.rmtree(target)
         if source.exists():
-            target.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copytree(source, target)
+            left_out += sanitize.copy_regular_files(source, target)
+    return left_out
 
 
 def record_empty_submission(

@@ -167,6 +167,7 @@ def test_ctrl_c_saves_what_is_done_and_the_same_command_resumes(term, tmp_path):
     process = subprocess.Popen(
         command, cwd=REPO_ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+
     def kernel_started() -> bool:  # its connection file, in the runtime folder sandbox.json names
         try:
             runtime = json.loads(next(out.glob(".work/*/sandbox.json")).read_text())["runtime_dir"]

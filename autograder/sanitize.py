@@ -201,7 +201,9 @@ def sanitize_notebook(nb) -> list[str]:
         name = meta.get("nbgrader", {}).get("grade_id") or f"cell {index}"
         cell["metadata"] = {"nbgrader": meta["nbgrader"]} if "nbgrader" in meta else {}
         cut, outputs = 0, cell.get("outputs", [])
-        if cell.get("cell_type") in ("markdown", "raw"):
+        grading = meta.get("nbgrader", {})
+        course_text = grading.get("locked") and not grading.get("solution")  # nbgrader restored it: ours
+        if cell.get("cell_type") in ("markdown", "raw") and not course_text:
             source, cut = _cap(_text(cell.get("source", "")))
             attachments = {
                 k: v

@@ -143,6 +143,13 @@ get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)
 """
 
 
+BLOAT = """
+from IPython.display import display
+display({"text/plain": "a small output with huge metadata"}, raw=True, metadata={"pad": "m" * 20_000_000})
+raise ValueError("e" * 30_000_000)
+"""
+
+
 def release():
     return nbtools.read(RELEASE)
 
@@ -185,6 +192,7 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
         "print-100mb": extra_cell(
             solution(), 'print("x" * 100_000_000)\nfor _ in range(2000):\n    print("y" * 100)'
         ),
+        "bloat": extra_cell(solution(), BLOAT),
         # tests/attacks.py, one kind at a time, in the answer cells of the blank release
         "attack-hooks": attacks.attack_notebook(release(), forger=False, leak=False),
         "attack-forger": attacks.attack_notebook(release(), hooks=False, leak=False),
@@ -299,6 +307,7 @@ EXPECTED = {
     "renamed": ("zero", [f"missing {NOTEBOOK} (found: my_homework.ipynb)"]),
     "omitted": ("zero", [f"missing {NOTEBOOK} (found: no notebook)"]),
     "print-100mb": ("full", ["output truncated"]),
+    "bloat": ("full", ["errors in the student's cells", "output cut for size"]),
     "attack-hooks": ("zero", ["registers an IPython transformer", "installs an interpreter hook", "flagged"]),
     "attack-forger": ("zero", ["reads interpreter frames", "flagged for review"]),
     "attack-leak": ("zero", ["decodes hidden code", "flagged for review"]),
@@ -372,6 +381,13 @@ def test_huge_output_is_capped(run):
     path = run["out"] / "course" / "autograded" / "print-100mb" / ASSIGNMENT / NOTEBOOK
     assert path.stat().st_size < 3_000_000
     assert "output truncated" in autograded_text(run, "print-100mb")
+
+
+@slow_run
+def test_tracebacks_and_metadata_are_capped_too(run):
+    notebook = run["out"] / "course" / "autograded" / "bloat" / ASSIGNMENT / NOTEBOOK
+    feedback = run["out"] / "feedback" / "bloat" / f"{ASSIGNMENT}.html"
+    assert notebook.stat().st_size < 5_000_000 and feedback.stat().st_size < 5_000_000
 
 
 @slow_run

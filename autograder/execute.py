@@ -15,10 +15,8 @@ the whole submission then fails with an exception and gets no grades at all. ``G
 """
 
 import asyncio
-import importlib
 import json
 import os
-import queue
 import signal
 import threading
 import time
@@ -31,7 +29,7 @@ from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
-from autograder.outside import KernelGone, KernelLink, OutsideRunner
+from autograder.outside import KernelGone
 
 EVENTS_ENV = "AUTOGRADER_EVENTS"
 
@@ -74,6 +72,10 @@ class GuardedExecute(Execute):
     events_path = Unicode("", help="JSON-lines file for events (default: $AUTOGRADER_EVENTS).").tag(
         config=True
     )
+    verdict_address = Unicode(
+        "", help="Socket of the grader's VerdictServer, which runs the test cells."
+    ).tag(config=True)
+    verdict_key = Unicode("", help="Its authentication key (hex).").tag(config=True)
     rpc_dir = Unicode("", help="Folder (writable by the kernel) for the test cells' requests.").tag(
         config=True
     )
@@ -97,10 +99,7 @@ class GuardedExecute(Execute):
         self._kill_reason = None
         self._notebook_bytes = 0
         self._notebook_truncated = False
-        self._outside = None
-        if any("keras" in cell.source for cell in nb.cells if _is_test_cell(cell)):
-            # The tests' references need Keras here too: import it while the kernel starts.
-            threading.Thread(target=importlib.import_module, args=("keras",), daemon=True).start()
+        self._verdicts = None  # connection to the grader's VerdictServer (autograder/outside.py)
         timer = None
         if self.wall_timeout and self.wall_timeout > 0:
             timer = threading.Timer(self.wall_timeout, self._on_wall_timeout)
@@ -111,6 +110,8 @@ class GuardedExecute(Execute):
         finally:
             if timer is not None:
                 timer.cancel()
+            if self._verdicts is not None:
+                self._verdicts.close()
 
     def _on_wall_timeout(self) -> None:
         self._kill_reason = f"the notebook ran past its wall-clock limit ({self.wall_timeout} s)"
@@ -168,44 +169,33 @@ class GuardedExecute(Execute):
     # Test cells: run in this process (autograder/outside.py); the kernel answers requests
 
     async def _run_test_outside(self, cell, cell_index):
-        if self._outside is None:
-            loop = asyncio.get_running_loop()
-            folder = Path(self.rpc_dir or Path(self.nb.metadata.get("path", ".")) / ".rpc")
-            self._outside = OutsideRunner(self.nb.cells, lambda: KernelLink(self, loop, folder))
-        self._cell_deadline = time.monotonic() + (self.timeout or 3600)
-        self._cell_name = _cell_name(cell, cell_index)
-        outputs = await asyncio.to_thread(self._outside.run, cell.source, self._cell_name)
-        cell.outputs = [nbformat.from_dict(output) for output in outputs]
+        name = _cell_name(cell, cell_index)
+        if self._verdicts is None:
+            from multiprocessing.connection import Client
+
+            self._verdicts = Client(
+                self.verdict_address, family="AF_UNIX", authkey=bytes.fromhex(self.verdict_key)
+            )
+            cells = [
+                {"cell_type": c.cell_type, "source": c.source, "metadata": c.metadata} for c in self.nb.cells
+            ]
+            folder = self.rpc_dir or str(Path(self.nb.metadata.get("path", ".")) / ".rpc")
+            self._verdicts.send(
+                {"op": "open", "cells": cells, "connection_file": self.km.connection_file, "rpc_dir": folder}
+            )
+        self._verdicts.send(
+            {"op": "run", "source": cell.source, "name": name, "timeout": self.timeout or 3600}
+        )
+        reply = await asyncio.to_thread(self._verdicts.recv)
+        if "gone" in reply:
+            raise KernelGone(reply["gone"])
+        if reply["timed_out"]:
+            self._event(
+                "cell_timeout", name, f"ran past the {self.timeout} s cell timeout and was interrupted"
+            )
+        cell.outputs = [nbformat.from_dict(output) for output in reply["outputs"]]
         cell.execution_count = None
         return cell
-
-    async def ask_kernel(self, base: str) -> None:
-        """Have the kernel answer the request in ``base.json``; return once it replied."""
-        msg_id = self.kc.execute(
-            f"_autograder_rpc({base!r})",
-            silent=True,
-            store_history=False,
-            allow_stdin=False,
-            stop_on_error=False,
-        )
-        interrupted = False
-        while True:
-            remaining = self._cell_deadline - time.monotonic()
-            if remaining <= 0:
-                if interrupted:
-                    raise KernelGone("the kernel did not respond to an interrupt after the cell timeout")
-                self._event("cell_timeout", self._cell_name, f"ran past the {self.timeout} s cell timeout")
-                await self.km.interrupt_kernel()
-                self._cell_deadline, interrupted = time.monotonic() + 10, True
-                continue
-            try:
-                reply = await self.kc.get_shell_msg(timeout=min(remaining, 1.0))
-            except queue.Empty:
-                if not await self.km.is_alive():
-                    raise KernelGone("the kernel died") from None
-                continue
-            if reply.get("parent_header", {}).get("msg_id") == msg_id:
-                return
 
     async def _async_handle_timeout(self, timeout, cell=None):
         name = _cell_name(cell, -1) if cell is not None else "?"

@@ -16,18 +16,25 @@ So the hidden tests, the references they compute and every comparison stay in th
 sees only the inputs of each call, and a test cell's points depend on what the test (here) raised.
 """
 
-import asyncio
 import builtins
+import functools
 import io
 import json
 import os
+import queue
+import secrets
+import shutil
 import stat
+import tempfile
+import threading
+import time
 import traceback
-import warnings
 from pathlib import Path
 
 import numpy as np
 from IPython.core.inputtransformer2 import TransformerManager
+
+from rnncourse.quiet import import_tensorflow_quietly
 
 MAX_ANSWER_BYTES = 256 * 2**20
 MAX_ITEMS = 100_000
@@ -68,9 +75,10 @@ class Remote:
         return self._ask("getattr", attr=name)
 
     def __call__(self, *args, **kwargs):
-        # Inside ``warnings.catch_warnings(): simplefilter("error")`` the call runs under the same rule.
-        strict = bool(warnings.filters) and warnings.filters[0][0] == "error"
-        return self._ask("call", args=list(args), kwargs=kwargs, warnings_as_errors=strict)
+        return self._ask("call", args=list(args), kwargs=kwargs)
+
+    def call_warnings_as_errors(self, *args, **kwargs):  # rnncourse.checks.warnings_as_errors
+        return self._ask("call", args=list(args), kwargs=kwargs, warnings_as_errors=True)
 
     def __getitem__(self, key):
         return self._ask("getitem", key=key)
@@ -216,13 +224,50 @@ def _read_regular(path: Path, limit: int) -> bytes | None:
 
 
 class KernelLink:
-    """Requests to the student's kernel, made from the test's thread through the executor's event loop."""
+    """Requests to one student's kernel, through a client of its own (the kernel serves several)."""
 
-    def __init__(self, executor, loop, folder: Path):
-        self.executor, self.loop, self.folder = executor, loop, folder
-        self.count = 0
+    def __init__(self, connection_file: str, folder: Path):
+        from jupyter_client import BlockingKernelClient
+
+        self.client = BlockingKernelClient(connection_file=connection_file)
+        self.client.load_connection_file()
+        self.client.start_channels()
+        self.folder, self.count, self.deadline, self.timed_out = folder, 0, 0.0, False
         self.remotes: dict[int, Remote] = {}
         folder.mkdir(parents=True, exist_ok=True)
+
+    def ask(self, base: str) -> None:
+        """Have the kernel answer the request in ``base.json``; return once it replied."""
+        msg_id = self.client.execute(
+            f"_autograder_rpc({base!r})",
+            silent=True,
+            store_history=False,
+            allow_stdin=False,
+            stop_on_error=False,
+        )
+        interrupted = False
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                if interrupted:
+                    raise KernelGone("the kernel did not respond to an interrupt after the cell timeout")
+                # the kernelspec's interrupt_mode is "message": the kernel interrupts itself
+                self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
+                self.deadline, interrupted, self.timed_out = time.monotonic() + 10, True, True
+                continue
+            try:
+                reply = self.client.get_shell_msg(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                if not self.client.is_alive():
+                    raise KernelGone(
+                        "the kernel died (a crash, os._exit, a signal, or the memory limit)"
+                    ) from None
+                continue
+            if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                return
+
+    def close(self) -> None:
+        self.client.stop_channels()
 
     def request(self, request: dict):
         self.count += 1
@@ -234,8 +279,7 @@ class KernelLink:
         if arrays:
             np.savez(base.with_suffix(".npz"), **arrays)
         base.with_suffix(".json").write_text(json.dumps(request), encoding="utf-8")
-        future = asyncio.run_coroutine_threadsafe(self.executor.ask_kernel(str(base)), self.loop)
-        future.result()
+        self.ask(str(base))
         reply = _read_regular(Path(f"{base}.out.json"), MAX_ANSWER_BYTES)
         if reply is None:
             raise StudentCodeError("the notebook did not answer the grader (was _autograder_rpc replaced?)")
@@ -303,10 +347,10 @@ def grader_prelude(cells) -> tuple[dict, list[str]]:
         if cell.get("cell_type") != "code" or not nbgrader.get("locked") or nbgrader.get("grade"):
             continue
         if "grader" in meta.get("tags", []):
-            grader_cells.append(cell.source)
+            grader_cells.append(cell["source"])
             continue
         try:
-            tree = ast.parse(_python_source(cell.source))
+            tree = ast.parse(_python_source(cell["source"]))
         except SyntaxError:
             continue
         for node in tree.body:
@@ -366,11 +410,12 @@ class OutsideRunner:
         prelude, self.grader_cells = grader_prelude(cells)
         self.namespace = GraderNamespace(self._link, dict(prelude["imports"]))
         self.namespace.update(prelude["constants"])
-        self.started = False
+        self.started, self.deadline = False, 0.0
 
     def _link(self):
         if self.link is None:
             self.link = self.link_factory()
+            self.link.deadline = self.deadline
         return self.link
 
     def run(self, source: str, name: str) -> list[dict]:
@@ -397,3 +442,78 @@ class OutsideRunner:
         if printed.getvalue():
             outputs.append({"output_type": "stream", "name": "stdout", "text": printed.getvalue()})
         return outputs
+
+
+class VerdictServer:
+    """In the grader's main process: runs the test cells of every student being graded.
+
+    Each ``nbgrader autograde`` process (``GuardedExecute``) connects once per notebook, sends the
+    notebook's cells and its kernel's connection file, then one message per test cell, and gets the
+    cell's outputs back (or ``{"gone": reason}`` for a dead kernel). So the references' libraries
+    (Keras) are imported once per run instead of once per student. The socket lives in a private
+    folder of this process, outside every sandbox (whose ``/tmp`` is its own)."""
+
+    def __init__(self):
+        from multiprocessing.connection import Listener
+
+        self.folder = Path(tempfile.mkdtemp(prefix="agv-"))
+        self.key = secrets.token_hex(32)
+        self.listener = Listener(
+            str(self.folder / "socket"), family="AF_UNIX", authkey=bytes.fromhex(self.key)
+        )
+        self.address = self.listener.address
+        threading.Thread(target=self._accept, daemon=True, name="verdicts").start()
+        # The tests' references use Keras: load it once, quietly, while the first kernels start.
+        threading.Thread(target=import_tensorflow_quietly, daemon=True, name="keras").start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                connection = self.listener.accept()
+            except OSError:
+                return  # closed
+            except Exception:  # noqa: BLE001 - a failed handshake is that client's problem
+                continue
+            threading.Thread(target=self._serve, args=(connection,), daemon=True, name="verdict").start()
+
+    def _serve(self, connection) -> None:
+        runner = None
+        try:
+            while True:
+                message = connection.recv()
+                if message["op"] == "open":
+                    link = functools.partial(KernelLink, message["connection_file"], Path(message["rpc_dir"]))
+                    runner = OutsideRunner(message["cells"], link)
+                    continue
+                if runner.link is not None:
+                    runner.link.deadline, runner.link.timed_out = time.monotonic() + message["timeout"], False
+                runner.deadline = time.monotonic() + message["timeout"]
+                try:
+                    outputs = runner.run(message["source"], message["name"])
+                    timed_out = runner.link is not None and runner.link.timed_out
+                    connection.send({"outputs": outputs, "timed_out": timed_out})
+                except KernelGone as error:
+                    connection.send({"gone": str(error)})
+        except (EOFError, OSError):
+            pass
+        finally:
+            if runner is not None and runner.link is not None:
+                runner.link.close()
+            connection.close()
+
+    def close(self) -> None:
+        self.listener.close()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+_SERVER: VerdictServer | None = None
+_SERVER_LOCK = threading.Lock()
+
+
+def verdict_server() -> VerdictServer:
+    """The process's :class:`VerdictServer`, started on first use."""
+    global _SERVER
+    with _SERVER_LOCK:
+        if _SERVER is None:
+            _SERVER = VerdictServer()
+        return _SERVER

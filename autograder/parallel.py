@@ -35,7 +35,7 @@ import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from autograder import integrity, sandbox, sanitize
+from autograder import integrity, outside, sandbox, sanitize
 
 WORKER_CONFIG = """
 
@@ -54,6 +54,8 @@ c.GuardedExecute.max_cell_output_bytes = {max_cell_output!r}
 c.GuardedExecute.max_notebook_output_bytes = {max_notebook_output!r}
 c.GuardedExecute.events_path = {events_path!r}
 c.GuardedExecute.rpc_dir = {rpc_dir!r}
+c.GuardedExecute.verdict_address = {verdict_address!r}
+c.GuardedExecute.verdict_key = {verdict_key!r}
 c.KernelManager.transport = "ipc"
 c.KernelManager.ip = {ipc_prefix!r}
 c.KernelManager.connection_file = {connection_file!r}
@@ -220,6 +222,7 @@ def prepare_worker_course(job: Job) -> dict:
     settings_path.write_text(json.dumps(settings, indent=1), encoding="utf-8")
     sandbox.write_kernelspec(work / "jupyter", settings_path)
     config = (job.course_dir / "nbgrader_config.py").read_text(encoding="utf-8")
+    verdicts = outside.verdict_server()  # the test cells run in this process (autograder/outside.py)
     extra = WORKER_CONFIG.format(
         kernel_name=sandbox.KERNEL_NAME,
         cell_timeout=limits.cell_timeout,
@@ -228,6 +231,8 @@ def prepare_worker_course(job: Job) -> dict:
         max_notebook_output=limits.max_notebook_output,
         events_path=str(work / "events.jsonl"),
         rpc_dir=str(runtime / "rpc"),
+        verdict_address=verdicts.address,
+        verdict_key=verdicts.key,
         ipc_prefix=str(runtime / "kernel-ipc"),
         connection_file=str(runtime / "kernel.json"),
     )

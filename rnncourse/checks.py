@@ -36,3 +36,14 @@ def source_function(source: str, **values):
     function = eval(source, {"np": np, "numpy": np, **values})  # noqa: S307 - the test's own text
     function.kernel_source, function.kernel_values = source, values
     return function
+
+
+def warnings_as_errors(function, *args, **kwargs):
+    """``function(*args, **kwargs)`` with every warning raised as an error (where the function runs)."""
+    if hasattr(type(function), "call_warnings_as_errors"):  # graded: the function lives in the kernel
+        return function.call_warnings_as_errors(*args, **kwargs)
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        return function(*args, **kwargs)

@@ -1,8 +1,8 @@
 """Import TensorFlow without its start-up chatter on stderr.
 
 TensorFlow's C++ runtime writes INFO lines (oneDNN, CPU features) to file descriptor 2 while it
-loads, before its own log level applies. In a notebook these show up as red stderr blocks, and
-nbgrader scores a test cell that writes to stderr as failed. Loading TensorFlow once with fd 2
+loads, before its own log level applies. In a notebook these show up as red stderr blocks (and
+the grader's own output would carry them). Loading TensorFlow once with fd 2
 pointed at /dev/null, and TF_CPP_MIN_LOG_LEVEL=2 for what comes later, keeps stderr clean.
 """
 

@@ -48,7 +48,7 @@ from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import sanitize
+from autograder import outside, sanitize
 from autograder.parallel import (
     Job,
     Limits,
@@ -585,9 +585,12 @@ def grade(
             keep(result)
             progress.update(describe(result))
 
+        verdicts = outside.start_verdict_server() if jobs else None  # runs the test cells; loads Keras
         try:
             interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
         finally:
+            if verdicts is not None:
+                verdicts.close()
             if not options.keep_work:
                 shutil.rmtree(out / ".work", ignore_errors=True)
 

@@ -463,8 +463,6 @@ class VerdictServer:
         )
         self.address = self.listener.address
         threading.Thread(target=self._accept, daemon=True, name="verdicts").start()
-        # The tests' references use Keras: load it once, quietly, while the first kernels start.
-        threading.Thread(target=import_tensorflow_quietly, daemon=True, name="keras").start()
 
     def _accept(self) -> None:
         while True:
@@ -507,13 +505,20 @@ class VerdictServer:
 
 
 _SERVER: VerdictServer | None = None
-_SERVER_LOCK = threading.Lock()
+
+
+def start_verdict_server() -> VerdictServer:
+    """Start this process's :class:`VerdictServer`. The tests' references use Keras: it is loaded
+    here, once, quietly and in the main thread (a thread still importing TensorFlow when the process
+    exits, for example on Ctrl-C, keeps it from exiting)."""
+    global _SERVER
+    import_tensorflow_quietly()
+    _SERVER = VerdictServer()
+    return _SERVER
 
 
 def verdict_server() -> VerdictServer:
-    """The process's :class:`VerdictServer`, started on first use."""
-    global _SERVER
-    with _SERVER_LOCK:
-        if _SERVER is None:
-            _SERVER = VerdictServer()
-        return _SERVER
+    """The process's :class:`VerdictServer` (see :func:`start_verdict_server`)."""
+    if _SERVER is None:
+        raise RuntimeError("no VerdictServer: grade() starts one before the workers")
+    return _SERVER

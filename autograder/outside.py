@@ -232,12 +232,13 @@ class KernelLink:
         self.client = BlockingKernelClient(connection_file=connection_file)
         self.client.load_connection_file()
         self.client.start_channels()
-        self.folder, self.count, self.deadline, self.timed_out = folder, 0, 0.0, False
+        self.folder, self.count, self.budget, self.timed_out = folder, 0, 0.0, False
         self.remotes: dict[int, Remote] = {}
         folder.mkdir(parents=True, exist_ok=True)
 
     def ask(self, base: str) -> None:
-        """Have the kernel answer the request in ``base.json``; return once it replied."""
+        """Have the kernel answer the request in ``base.json``; return once it replied. The cell's time
+        limit (``budget``, seconds) counts the time the kernel takes, not the grader's own work."""
         msg_id = self.client.execute(
             f"_autograder_rpc({base!r})",
             silent=True,
@@ -245,15 +246,16 @@ class KernelLink:
             allow_stdin=False,
             stop_on_error=False,
         )
-        interrupted = False
+        interrupted, started = False, time.monotonic()
+        deadline = started + self.budget
         while True:
-            remaining = self.deadline - time.monotonic()
+            remaining = deadline - time.monotonic()
             if remaining <= 0:
                 if interrupted:
                     raise KernelGone("the kernel did not respond to an interrupt after the cell timeout")
                 # the kernelspec's interrupt_mode is "message": the kernel interrupts itself
                 self.client.control_channel.send(self.client.session.msg("interrupt_request", {}))
-                self.deadline, interrupted, self.timed_out = time.monotonic() + 10, True, True
+                deadline, interrupted, self.timed_out = time.monotonic() + 10, True, True
                 continue
             try:
                 reply = self.client.get_shell_msg(timeout=min(remaining, 1.0))
@@ -264,6 +266,7 @@ class KernelLink:
                     ) from None
                 continue
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
+                self.budget -= time.monotonic() - started
                 return
 
     def close(self) -> None:
@@ -410,12 +413,12 @@ class OutsideRunner:
         prelude, self.grader_cells = grader_prelude(cells)
         self.namespace = GraderNamespace(self._link, dict(prelude["imports"]))
         self.namespace.update(prelude["constants"])
-        self.started, self.deadline = False, 0.0
+        self.started, self.budget = False, 0.0
 
     def _link(self):
         if self.link is None:
             self.link = self.link_factory()
-            self.link.deadline = self.deadline
+            self.link.budget = self.budget
         return self.link
 
     def run(self, source: str, name: str) -> list[dict]:
@@ -484,8 +487,8 @@ class VerdictServer:
                     runner = OutsideRunner(message["cells"], link)
                     continue
                 if runner.link is not None:
-                    runner.link.deadline, runner.link.timed_out = time.monotonic() + message["timeout"], False
-                runner.deadline = time.monotonic() + message["timeout"]
+                    runner.link.budget, runner.link.timed_out = message["timeout"], False
+                runner.budget = message["timeout"]
                 try:
                     outputs = runner.run(message["source"], message["name"])
                     timed_out = runner.link is not None and runner.link.timed_out

@@ -133,16 +133,6 @@ for address in [("1.1.1.1", 53), ("127.0.0.1", {port}), ("pypi.org", 443)]:
         print("NET-BLOCKED", address, type(error).__name__)
 """
 
-MONKEYPATCH = """
-import builtins
-import numpy as np
-np.testing.assert_allclose = lambda *args, **kwargs: None
-np.allclose = lambda *args, **kwargs: True
-builtins.round = lambda *args, **kwargs: 0
-get_ipython().set_custom_exc((BaseException,), lambda *args, **kwargs: None)
-"""
-
-
 BLOAT = """
 from IPython.display import display
 display({"text/plain": "a small output with huge metadata"}, raw=True, metadata={"pad": "m" * 20_000_000})
@@ -180,12 +170,10 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
             "def _hog():\n    blocks = []\n    while True:\n        blocks.append(np.ones(50_000_000))\n\n_hog()\n",
         ),
         "kill-exit": append_to_forward(solution(), "import os\nos._exit(1)\n"),
-        "kill-sigkill": append_to_forward(solution(), "import os\nos.kill(os.getpid(), 9)\n"),
         "syntax-error": syntax,
         "deleted-test": deleted,
         "edited-test": edited,
         "duplicated-test": duplicated,
-        "monkeypatch": extra_cell(wrong(), MONKEYPATCH),
         "renamed": ("my_homework.ipynb", solution()),
         "omitted": None,
         "not-json": b'{"cells": [ this is not json',
@@ -197,8 +185,8 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
         "attack-hooks": attacks.attack_notebook(release(), forger=False, leak=False),
         "attack-forger": attacks.attack_notebook(release(), hooks=False, leak=False),
         "attack-leak": attacks.attack_notebook(release(), hooks=False, forger=False),
-        "snoop": extra_cell(solution(), snoop_code(submissions, out)),
-        "network": extra_cell(solution(), NETWORK_CODE.format(port=port)),
+        # reads other students' files, the solutions and the gradebook; opens sockets
+        "snoop": extra_cell(solution(), snoop_code(submissions, out) + NETWORK_CODE.format(port=port)),
     }
 
 
@@ -298,12 +286,10 @@ EXPECTED = {
     # The hog runs after rnn_forward is defined; the cap turns it into a MemoryError and later cells run.
     "memory-hog": ("full", ["out of memory in rnn-forward-solution"]),
     "kill-exit": ("step-only", ["kernel killed in rnn-forward-solution", "kernel died"]),
-    "kill-sigkill": ("step-only", ["kernel killed in rnn-forward-solution", "kernel died"]),
     "syntax-error": ("step-only", ["errors in the student's cells: rnn-forward-solution (SyntaxError)"]),
     "deleted-test": ("wrong", ["deleted cells restored: setup, rnn-forward-hidden-test-initial-state"]),
     "edited-test": ("wrong", ["edited locked/test cells restored: rnn-forward-hidden-test-initial-state"]),
     "duplicated-test": ("wrong", ["duplicated cells"]),
-    "monkeypatch": ("wrong", ["assigns to an attribute of np", "touches builtins", "flagged for review"]),
     "renamed": ("zero", [f"missing {NOTEBOOK} (found: my_homework.ipynb)"]),
     "omitted": ("zero", [f"missing {NOTEBOOK} (found: no notebook)"]),
     "print-100mb": ("full", ["output truncated"]),
@@ -312,7 +298,6 @@ EXPECTED = {
     "attack-forger": ("zero", ["reads interpreter frames", "flagged for review"]),
     "attack-leak": ("zero", ["decodes hidden code", "flagged for review"]),
     "snoop": ("full", ["flagged for review"]),
-    "network": ("full", ["flagged for review"]),
 }
 
 
@@ -354,7 +339,7 @@ def autograded_text(run, student) -> str:
 @slow_run
 def test_the_sandbox_hides_other_students_solutions_and_the_gradebook(run):
     text = autograded_text(run, "snoop")
-    assert text.count("BLOCKED") == run["snoop_blocked"], text
+    assert sum(line.startswith("BLOCKED") for line in text.splitlines()) == run["snoop_blocked"], text
     assert "READ-OK" not in text and "WRITE-OK" not in text
     hidden = nbtools.hidden_test_lines(solution())
     assert not [line for line in hidden if line in text], "the kernel read the hidden tests"
@@ -372,7 +357,7 @@ def test_the_kernel_never_holds_the_hidden_tests(run):
 
 @slow_run
 def test_the_sandbox_has_no_network(run):
-    text = autograded_text(run, "network")
+    text = autograded_text(run, "snoop")
     assert text.count("NET-BLOCKED") == 3 and "NET-OPEN" not in text, text
 
 

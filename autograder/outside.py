@@ -2,8 +2,9 @@
 
 nbgrader runs a test cell in the student's kernel and scores it by whether that cell's output shows
 an error. Code in the same kernel can rewrite the cell, its outputs or the values it compares, and
-read the hidden tests. Here a test cell runs in the grader (the ``nbgrader autograde`` process, which
-never executes student code), in a namespace of its own:
+read the hidden tests. Here a test cell runs in the grader: ``GuardedExecute`` (in the
+``nbgrader autograde`` process) hands it to the grading command's :class:`VerdictServer`, which never
+executes student code, and it runs there in a namespace of its own, one per student:
 
 * names the test defines, Python's builtins, the modules and literal constants that the course's
   locked cells import or set, and cells tagged ``grader`` (the course's own check functions) live

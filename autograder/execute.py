@@ -76,6 +76,9 @@ class GuardedExecute(Execute):
         "", help="Socket of the grader's VerdictServer, which runs the test cells."
     ).tag(config=True)
     verdict_key = Unicode("", help="Its authentication key (hex).").tag(config=True)
+    source_dir = Unicode(
+        "solutions", help="The course's source notebooks (CourseDirectory.source_directory)."
+    ).tag(config=True)
     rpc_dir = Unicode("", help="Folder (writable by the kernel) for the test cells' requests.").tag(
         config=True
     )
@@ -100,6 +103,17 @@ class GuardedExecute(Execute):
         self._notebook_bytes = 0
         self._notebook_truncated = False
         self._verdicts = None  # connection to the grader's VerdictServer (autograder/outside.py)
+        # What runs in the grader comes from the course's source notebook, never from the submission.
+        info = (resources or {}).get("nbgrader", {})
+        source = Path(self.source_dir) / info.get("assignment", "") / f"{info.get('notebook', '')}.ipynb"
+        if not source.is_file():
+            raise FileNotFoundError(
+                f"the course's source notebook {source} is missing: nothing to grade with"
+            )
+        self._course_cells = nbformat.read(source, as_version=4).cells
+        self._course_tests = {
+            c.metadata["nbgrader"]["grade_id"]: c.source for c in self._course_cells if _is_test_cell(c)
+        }
         timer = None
         if self.wall_timeout and self.wall_timeout > 0:
             timer = threading.Timer(self.wall_timeout, self._on_wall_timeout)
@@ -144,7 +158,7 @@ class GuardedExecute(Execute):
                 cell.execution_count = None
             return cell
         try:
-            if runs_code and _is_test_cell(cell):
+            if runs_code and _is_test_cell(cell) and _cell_name(cell, cell_index) in self._course_tests:
                 return await self._run_test_outside(cell, cell_index)
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except (DeadKernelError, CellTimeoutError, KernelGone) as error:
@@ -166,7 +180,8 @@ class GuardedExecute(Execute):
     execute_cell = run_sync(async_execute_cell)
 
     # ----------------------------------------------------------------------------------------
-    # Test cells: run in this process (autograder/outside.py); the kernel answers requests
+    # Test cells: run in the grading command's VerdictServer (autograder/outside.py), with the text of
+    # the course's source notebook; the kernel only answers requests
 
     async def _run_test_outside(self, cell, cell_index):
         name = _cell_name(cell, cell_index)
@@ -177,14 +192,15 @@ class GuardedExecute(Execute):
                 self.verdict_address, family="AF_UNIX", authkey=bytes.fromhex(self.verdict_key)
             )
             cells = [
-                {"cell_type": c.cell_type, "source": c.source, "metadata": c.metadata} for c in self.nb.cells
+                {"cell_type": c.cell_type, "source": c.source, "metadata": c.metadata}
+                for c in self._course_cells
             ]
             folder = self.rpc_dir or str(Path(self.nb.metadata.get("path", ".")) / ".rpc")
             self._verdicts.send(
                 {"op": "open", "cells": cells, "connection_file": self.km.connection_file, "rpc_dir": folder}
             )
         self._verdicts.send(
-            {"op": "run", "source": cell.source, "name": name, "timeout": self.timeout or 3600}
+            {"op": "run", "source": self._course_tests[name], "name": name, "timeout": self.timeout or 3600}
         )
         reply = await asyncio.to_thread(self._verdicts.recv)
         if "gone" in reply:

@@ -11,7 +11,7 @@ the whole submission then fails with an exception and gets no grades at all. ``G
   group is killed (with the sandbox, bubblewrap then kills everything in the kernel's PID namespace);
 * caps the size of the outputs kept per cell and per notebook (``max_cell_output_bytes``,
   ``max_notebook_output_bytes``): a cell printing 100 MB keeps its first megabyte and a note;
-* writes what happened (JSON lines) to ``$AUTOGRADER_EVENTS`` for the grader's CSV ``reason``.
+* records what happened in :data:`autograder.sanitize.EVENTS`, for the grader's CSV ``reason``.
 """
 
 import asyncio
@@ -19,7 +19,6 @@ import json
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import nbformat
@@ -30,8 +29,7 @@ from nbgrader.preprocessors import Execute
 from traitlets import Integer, Unicode
 
 from autograder.outside import KernelGone
-
-EVENTS_ENV = "AUTOGRADER_EVENTS"
+from autograder.sanitize import EVENTS
 
 
 def _error_output(ename: str, evalue: str) -> NotebookNode:
@@ -69,9 +67,6 @@ class GuardedExecute(Execute):
     max_notebook_output_bytes = Integer(
         10_000_000, help="Output characters kept per notebook; 0: no limit."
     ).tag(config=True)
-    events_path = Unicode("", help="JSON-lines file for events (default: $AUTOGRADER_EVENTS).").tag(
-        config=True
-    )
     verdict_address = Unicode(
         "", help="Socket of the grader's VerdictServer, which runs the test cells."
     ).tag(config=True)
@@ -87,12 +82,7 @@ class GuardedExecute(Execute):
     # Events
 
     def _event(self, kind: str, cell: str | None = None, detail: str = "") -> None:
-        path = self.events_path or os.environ.get(EVENTS_ENV)
-        if not path:
-            return
-        record = {"event": kind, "cell": cell, "detail": detail, "time": time.time()}
-        with open(path, "a", encoding="utf-8") as handle:
-            handle.write(json.dumps(record) + "\n")
+        EVENTS.append({"event": kind, "cell": cell, "detail": detail})
 
     # ----------------------------------------------------------------------------------------
     # Whole-notebook run: wall-clock limit

@@ -8,7 +8,7 @@ SUBMISSIONS is ``<student>/<assignment>/<notebook>.ipynb`` (optionally with nbgr
 ``timestamp.txt``), either as a folder or as a zip of that folder. The grader builds its own
 nbgrader course folder under ``OUT/course`` from a *copy* of ``solutions/<assignment>``, so
 ``solutions/`` is only ever read. N workers (default: one per core) grade students at once, each in
-a private course folder with its kernel in a bubblewrap sandbox (``autograder/parallel.py``,
+a private course folder with its kernel in a bubblewrap sandbox (``autograder/student.py``,
 ``autograder/sandbox.py``); this process alone writes the main gradebook, merging one student at a
 time. A broken or hostile notebook is recorded with its reason and the others are graded as usual.
 
@@ -49,38 +49,33 @@ from pathlib import Path
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import outside, sanitize
-from autograder.parallel import (
+from autograder.gradebook import merge_submission, record_empty_submission, snapshot_gradebook
+from autograder.release import REPO_ROOT, SKIPPED, SOLUTIONS_DIR, available_assignments, generate_assignment
+from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
+from autograder.sandbox import bwrap_problem, format_size, parse_size
+from autograder.student import (
     Job,
     Limits,
     Outcome,
-    environment_with_path,
+    ask_worker,
+    close_workers,
     grade_in_worker,
-    last_error_line,
-    merge_submission,
-    record_empty_submission,
-    run_logged,
-    snapshot_gradebook,
-    stop_processes,
+    put_environment_on_path,
+    stop_workers,
     work_name,
 )
-from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
-from autograder.sandbox import bwrap_problem, format_size, parse_size
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-SOLUTIONS_DIR = REPO_ROOT / "solutions"
 NBGRADER_CONFIG = REPO_ROOT / "nbgrader_config.py"
 # Letters and digits of any script, _ . @ + - and inner spaces: no leading dot or dash (hidden files,
 # options), none of / * ? [ ] < > & " ' (paths, nbgrader's glob of the id, HTML pages).
 STUDENT_ID_PATTERN = re.compile(r"\w([\w.@+ -]*[\w.@+-])?")
 MAX_ID_BYTES = 251  # a file name holds 255 bytes: logs/<id>.log must fit
-NBGRADER_TIMEOUT_S = 30 * 60
 # Address-space cap of a grading kernel (RLIMIT_AS). TensorFlow maps far more than it touches: the
 # honest numpy_rnn solution needs about 1.3 GiB of address space here (2 cores; more cores mean
 # more thread stacks and malloc arenas), so the default leaves ample room while stopping runaways.
 DEFAULT_MEMORY_LIMIT = "6G"
 RECORDS_FILE = "records.json"
 GRADES_DIGEST = "grades_digest"  # a row's key (not a CSV column): what the feedback was made from
-SKIPPED = {".ipynb_checkpoints", "__pycache__", "__MACOSX", ".DS_Store"}  # never part of a submission
 
 
 class UsageError(Exception):
@@ -101,13 +96,6 @@ class StudentResult:
 
 # --------------------------------------------------------------------------------------------
 # Finding submissions
-
-
-def available_assignments(solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
-    """Assignment names: the folders of ``solutions/`` that hold a notebook."""
-    if not solutions_dir.is_dir():
-        return []
-    return sorted(p.name for p in solutions_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
 
 
 def extract_zip(zip_path: Path, target: Path) -> Path:
@@ -154,47 +142,14 @@ def discover_students(root: Path) -> list[str]:
 # Running nbgrader
 
 
-def put_environment_on_path() -> None:
-    """Put this Python's scripts folder first on PATH: nbgrader runs ``alembic`` from PATH
-    whenever it opens a gradebook, which fails when the virtual environment is not activated."""
-    scripts = str(Path(sys.executable).parent)
-    if os.environ.get("PATH", "").split(os.pathsep)[0] != scripts:
-        os.environ["PATH"] = scripts + os.pathsep + os.environ.get("PATH", "")
-
-
-def run_nbgrader(args: list[str], course_dir: Path, log_path: Path | None = None) -> tuple[int, str]:
-    """Run ``nbgrader ARGS`` in ``course_dir``; return (exit code, combined output)."""
-    command = [sys.executable, "-m", "nbgrader", *args]
-    return run_logged(command, course_dir, log_path, environment_with_path(), NBGRADER_TIMEOUT_S)
-
-
-def prepare_course(course_dir: Path, assignment: str) -> None:
-    """Create (or reuse) the grading course folder and register the assignment from a copy."""
-    course_dir.mkdir(parents=True, exist_ok=True)
-    shutil.copyfile(NBGRADER_CONFIG, course_dir / "nbgrader_config.py")
-    source_copy = course_dir / "solutions" / assignment
-    if source_copy.exists():
-        shutil.rmtree(source_copy)
-    shutil.copytree(SOLUTIONS_DIR / assignment, source_copy, ignore=shutil.ignore_patterns(*SKIPPED))
-    code, output = run_nbgrader(
-        ["generate_assignment", assignment, "--force"], course_dir, course_dir / "generate_assignment.log"
-    )
-    if code != 0:
-        raise RuntimeError(f"nbgrader generate_assignment failed: {last_error_line(output)}")
-
-
 def write_feedback(student_id: str, course_dir: Path, out: Path, assignment: str) -> str | None:
-    """(Re)generate the student's feedback from the gradebook, manual grades included, and copy it
-    to OUT; return why it failed, or None."""
-    for notebook in sorted((course_dir / "autograded" / student_id / assignment).glob("*.ipynb")):
-        sanitize.sanitize_file(notebook)  # one graded by an earlier version of the grader, say
-    code, output = run_nbgrader(
-        ["generate_feedback", assignment, "--student", student_id, "--force"],
-        course_dir,
-        out / "logs" / f"{student_id}.log",
-    )
-    if code != 0:
-        return f"feedback failed: {last_error_line(output)}"
+    """(Re)generate the student's feedback from the gradebook, manual grades included (in a worker
+    process), and copy it to OUT; return why it failed, or None."""
+    log = out / "logs" / f"{student_id}.log"
+    request = {"op": "feedback", "course": str(course_dir), "assignment": assignment, "student": student_id}
+    reply = ask_worker({**request, "log": str(log)}, 600, out / "logs" / ".workers.log")
+    if reply is None or reply["failure"]:
+        return reply["failure"] if reply else "feedback failed: the grading process died or ran past 600 s"
     return "; ".join(copy_feedback(course_dir, out, assignment, student_id)) or None
 
 
@@ -413,12 +368,12 @@ def plan_student(
         return result, None
     job = Job(
         student_id=student_id,
-        source=folder,
+        source=str(folder),
         assignment=assignment,
-        course_dir=out / "course",
-        work_dir=out / ".work" / work_name(student_id),
-        log_path=out / "logs" / f"{student_id}.log",
-        template_db=out / ".work" / "template.db",
+        course_dir=str(out / "course"),
+        work_dir=str(out / ".work" / work_name(student_id)),
+        log_path=str(out / "logs" / f"{student_id}.log"),
+        template_db=str(out / ".work" / "template.db"),
         limits=options.limits,
     )
     return result, job
@@ -430,10 +385,15 @@ def finish_student(result: StudentResult, outcome: Outcome, job: Job, out: Path,
     result.reasons.extend(outcome.reasons)
     result.flagged = outcome.flagged
     result.seconds = outcome.seconds
-    course_dir, assignment, student = job.course_dir, job.assignment, job.student_id
+    course_dir, work_dir, assignment, student = (
+        Path(job.course_dir),
+        Path(job.work_dir),
+        job.assignment,
+        job.student_id,
+    )
     try:
         if outcome.status == "graded" and not outcome.empty:
-            left_out = merge_submission(course_dir, job.work_dir, assignment, student, outcome.flagged)
+            left_out = merge_submission(course_dir, work_dir, assignment, student, outcome.flagged)
             result.reasons += [f"left out of the course: {', '.join(left_out)}"] if left_out else []
             result.reasons += copy_feedback(course_dir, out, assignment, student)
         elif outcome.status == "graded":  # no expected notebook: every grade 0, like nbgrader does
@@ -441,15 +401,15 @@ def finish_student(result: StudentResult, outcome: Outcome, job: Job, out: Path,
             submitted = course_dir / "submitted" / student / assignment
             if submitted.exists():
                 shutil.rmtree(submitted)
-            sanitize.copy_regular_files(job.work_dir / "submitted" / student / assignment, submitted)
+            sanitize.copy_regular_files(work_dir / "submitted" / student / assignment, submitted)
             (course_dir / "autograded" / student / assignment).mkdir(parents=True, exist_ok=True)
         else:  # could not be graded: keep an earlier run's grades, else record zeros
             record_empty_submission(course_dir, assignment, student, outcome.flagged, reset=False)
     except Exception as error:  # noqa: BLE001 - report, never stop the class
         result.status = "error"
         result.reasons.append(f"merging into the gradebook failed: {type(error).__name__}: {error}")
-    if not options.keep_work and job.work_dir.exists():
-        shutil.rmtree(job.work_dir, ignore_errors=True)
+    if not options.keep_work and work_dir.exists():
+        shutil.rmtree(work_dir, ignore_errors=True)
 
 
 def describe(result: StudentResult) -> str:
@@ -467,7 +427,7 @@ def run_pool(function, items: list, workers: int, on_done) -> bool:
 
     def on_interrupt(signum, frame):
         interrupted.set()
-        stop_processes()
+        stop_workers()
 
     previous = signal.signal(signal.SIGINT, on_interrupt)
     try:
@@ -547,7 +507,8 @@ def grade(
             f"memory {format_size(limits.memory_bytes)}, output {limits.max_cell_output:,} chars/cell",
             flush=True,
         )
-        prepare_course(course_dir, assignment)
+        course_dir.mkdir(parents=True, exist_ok=True)
+        generate_assignment(course_dir, assignment)
         records["points"][source] = points
         snapshot_gradebook(course_dir / "gradebook.db", out / ".work" / "template.db")
 
@@ -586,9 +547,12 @@ def grade(
             progress.update(describe(result))
 
         verdicts = outside.start_verdict_server() if jobs else None  # runs the test cells; loads Keras
+        for _, job in jobs:
+            job.verdict_address, job.verdict_key = verdicts.address, verdicts.key
         try:
             interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
         finally:
+            close_workers()
             if verdicts is not None:
                 verdicts.close()
             if not options.keep_work:
@@ -598,9 +562,12 @@ def grade(
     unfinished = [r.student_id for r in ordered if r.status == "pending"]
     if interrupted:
         print(f"\nInterrupted: {len(unfinished)} student(s) not finished, left as they were.", flush=True)
-    problems, interrupted = write_reports(
-        out, assignment, records, ordered, sandbox_note, workers, interrupted
-    )
+    try:
+        problems, interrupted = write_reports(
+            out, assignment, records, ordered, sandbox_note, workers, interrupted
+        )
+    finally:
+        close_workers()
     if interrupted:
         raise Interrupted(f"every student finished is saved; to go on, run: {resume_command(unfinished)}")
     if problems:

@@ -13,16 +13,34 @@ import sys
 import tempfile
 from pathlib import Path
 
-from autograder.grade import (
-    NBGRADER_CONFIG,
-    REPO_ROOT,
-    SOLUTIONS_DIR,
-    available_assignments,
-    last_error_line,
-    run_nbgrader,
-)
-
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SOLUTIONS_DIR = REPO_ROOT / "solutions"
 ASSIGNMENTS_DIR = REPO_ROOT / "assignments"
+SKIPPED = {".ipynb_checkpoints", "__pycache__", "__MACOSX", ".DS_Store"}  # never part of a notebook folder
+
+
+def available_assignments(solutions_dir: Path = SOLUTIONS_DIR) -> list[str]:
+    """Assignment names: the folders of ``solutions/`` that hold a notebook."""
+    if not solutions_dir.is_dir():
+        return []
+    return sorted(p.name for p in solutions_dir.iterdir() if p.is_dir() and any(p.glob("*.ipynb")))
+
+
+def generate_assignment(course: Path, name: str) -> None:
+    """``nbgrader generate_assignment NAME`` in a course folder that holds a copy of ``solutions/NAME``,
+    run in this process (nbgrader's Python API) with the course's ``nbgrader_config.py``."""
+    from autograder.student import run_nbgrader
+
+    shutil.copyfile(REPO_ROOT / "nbgrader_config.py", course / "nbgrader_config.py")
+    target = course / "solutions" / name
+    if target.exists():
+        shutil.rmtree(target)
+    shutil.copytree(SOLUTIONS_DIR / name, target, ignore=shutil.ignore_patterns(*SKIPPED))
+    failure = run_nbgrader(
+        course, "generate_assignment", course / "generate_assignment.log", assignment_id=name
+    )
+    if failure:
+        raise RuntimeError(f"nbgrader generate_assignment {name} failed: {failure}")
 
 
 def generate_releases(names: list[str] | None = None, target: Path = ASSIGNMENTS_DIR) -> list[Path]:
@@ -33,21 +51,12 @@ def generate_releases(names: list[str] | None = None, target: Path = ASSIGNMENTS
         raise ValueError(f"not in solutions/: {', '.join(unknown)}")
     written = []
     with tempfile.TemporaryDirectory(prefix="course-release-") as tmp:
-        course = Path(tmp)
-        shutil.copyfile(NBGRADER_CONFIG, course / "nbgrader_config.py")
         for name in names:
-            shutil.copytree(
-                SOLUTIONS_DIR / name,
-                course / "solutions" / name,
-                ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"),
-            )
-            code, output = run_nbgrader(["generate_assignment", name, "--force"], course)
-            if code != 0:
-                raise RuntimeError(f"nbgrader generate_assignment {name} failed: {last_error_line(output)}")
+            generate_assignment(Path(tmp), name)
             destination = target / name
             if destination.exists():
                 shutil.rmtree(destination)
-            shutil.copytree(course / "assignments" / name, destination)
+            shutil.copytree(Path(tmp) / "assignments" / name, destination)
             written.append(destination)
     return written
 

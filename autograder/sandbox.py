@@ -34,31 +34,13 @@ from pathlib import Path
 KERNEL_NAME = "autograder-sandbox"
 # Environment variables the kernel may see (everything else is cleared inside the sandbox).
 PASSED_ENV_PREFIXES = ("COURSE_", "TF_", "KERAS_", "NBGRADER_", "OMP_", "MKL_", "OPENBLAS_", "LC_")
-PASSED_ENV_NAMES = (
-    "LANG",
-    "PYTHONHASHSEED",
-    "TZ",
-    "MPLBACKEND",
-    "PYDEVD_DISABLE_FILE_VALIDATION",
-    "MALLOC_ARENA_MAX",
-)
+PASSED_ENV_NAMES = "LANG PYTHONHASHSEED TZ MPLBACKEND PYDEVD_DISABLE_FILE_VALIDATION MALLOC_ARENA_MAX".split()
 # The few /etc files a Python/TensorFlow/Matplotlib kernel needs (no shadow, no ssh keys, no pip.conf).
-ETC_FILES = (
-    "/etc/ld.so.cache",
-    "/etc/ld.so.conf",
-    "/etc/ld.so.conf.d",
-    "/etc/localtime",
-    "/etc/passwd",
-    "/etc/group",
-    "/etc/nsswitch.conf",
-    "/etc/hosts",
-    "/etc/host.conf",
-    "/etc/fonts",
-    "/etc/ssl",
-    "/etc/ca-certificates",
-    "/etc/alternatives",
-    "/etc/mime.types",
-)
+ETC_FILES = [
+    f"/etc/{name}"
+    for name in "ld.so.cache ld.so.conf ld.so.conf.d localtime passwd group nsswitch.conf hosts host.conf "
+    "fonts ssl ca-certificates alternatives mime.types".split()
+]
 SYSTEM_DIRS = ("/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/opt")
 
 
@@ -72,16 +54,7 @@ def bwrap_problem() -> str | None:
         probe = subprocess.run(
             [
                 executable,
-                "--ro-bind",
-                "/",
-                "/",
-                "--dev",
-                "/dev",
-                "--proc",
-                "/proc",
-                "--unshare-all",
-                "--die-with-parent",
-                "true",
+                *"--ro-bind / / --dev /dev --proc /proc --unshare-all --die-with-parent true".split(),
             ],
             capture_output=True,
             text=True,
@@ -188,29 +161,10 @@ def _system_binds() -> list[str]:
 
 def bwrap_command(settings: dict, cwd: str, kernel_argv: list[str]) -> list[str]:
     """The full bwrap command line that runs ``kernel_argv`` for one student's kernel."""
-    args = [
-        "bwrap",
-        "--die-with-parent",
-        "--new-session",
-        "--unshare-pid",
-        "--unshare-ipc",
-        "--unshare-uts",
-        "--unshare-net",
-        "--unshare-cgroup-try",
-        "--hostname",
-        "sandbox",
-        "--cap-drop",
-        "ALL",
-        *_system_binds(),
-        "--dev",
-        "/dev",
-        "--proc",
-        "/proc",
-        "--tmpfs",
-        "/tmp",
-        "--dir",
-        "/tmp/home",
-    ]
+    namespaces = "--unshare-pid --unshare-ipc --unshare-uts --unshare-net --unshare-cgroup-try"
+    args = ["bwrap", "--die-with-parent", "--new-session", *namespaces.split(), "--hostname", "sandbox"]
+    args += ["--cap-drop", "ALL", *_system_binds(), "--dev", "/dev", "--proc", "/proc"]
+    args += ["--tmpfs", "/tmp", "--dir", "/tmp/home"]
     for path in settings["read_only"]:
         args += ["--ro-bind", path, path]
     runtime = settings["runtime_dir"]
@@ -231,9 +185,8 @@ def bwrap_command(settings: dict, cwd: str, kernel_argv: list[str]) -> list[str]
         "/tmp/home/.keras",
     ]
     for name, value in sorted(os.environ.items()):
-        if name.startswith(PASSED_ENV_PREFIXES) or name in PASSED_ENV_NAMES:
-            if name not in ("KERAS_HOME",):
-                args += ["--setenv", name, value]
+        if (name.startswith(PASSED_ENV_PREFIXES) or name in PASSED_ENV_NAMES) and name != "KERAS_HOME":
+            args += ["--setenv", name, value]
     if settings.get("data_dir"):
         # The kernel sees the dataset folder at its resolved path only: a `../shared` that is a symlink,
         # or a repository under /tmp (a private tmpfs in here), would otherwise hide it from

@@ -19,7 +19,7 @@ import bleach
 import nbformat
 from nbconvert.filters.markdown_mistune import IPythonRenderer, MarkdownWithMath
 from nbconvert.preprocessors import Preprocessor
-from traitlets import Bool, Unicode
+from traitlets import Bool
 
 FIELD_CAP = 1_000_000  # characters of one output field (--max-output's default for a whole cell)
 NOTEBOOK_CAP = 20_000_000  # characters of all the outputs of a notebook
@@ -87,19 +87,20 @@ def purge_special_files(folder: Path) -> list[str]:
     return removed
 
 
+EVENTS: list[dict] = []  # what the grading of the current student recorded (autograder/student.py)
+
+
 class RemoveKernelLeftovers(Preprocessor):
     """Right after the kernel (``nbgrader autograde``): remove what it left in its working folder that
-    is not a regular file, before nbgrader writes, copies or chmods there; log it as an event."""
+    is not a regular file, before nbgrader writes, copies or chmods there; record it in EVENTS."""
 
     enabled = Bool(True)  # nbgrader registers preprocessors without enabling them
-    events_path = Unicode("", help="JSON-lines file of the grader's events.").tag(config=True)
 
     def preprocess(self, nb, resources):
         folder = resources.get("metadata", {}).get("path")
         removed = purge_special_files(Path(folder)) if folder else []
-        if removed and self.events_path:
-            with open(self.events_path, "a", encoding="utf-8") as events:
-                events.write(json.dumps({"event": "not_regular", "detail": ", ".join(removed)}) + "\n")
+        if removed:
+            EVENTS.append({"event": "not_regular", "cell": None, "detail": ", ".join(removed)})
         return nb, resources
 
 
@@ -212,7 +213,7 @@ def sanitize_notebook(nb) -> list[str]:
             }
             markdown = cell["cell_type"] == "markdown"
             cell["source"] = inert_markdown(source, attachments) if markdown else clean_html(source)
-        else:
+        elif cell.get("cell_type") == "code":
             cell["execution_count"] = _number(cell.get("execution_count"))
         for position, output in enumerate(outputs):
             cut += inert_output(output)

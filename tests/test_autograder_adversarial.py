@@ -31,7 +31,7 @@ from grading import (
 
 from autograder import integrity
 from autograder.grade import REPO_ROOT, decide_sandbox
-from autograder.parallel import work_name
+from autograder.student import work_name
 from autograder.report import gradebook_problems
 
 ASSIGNMENT = "numpy_rnn"

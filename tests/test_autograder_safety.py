@@ -18,7 +18,7 @@ from nbformat.v4 import new_code_cell, new_markdown_cell, new_notebook, new_outp
 
 from autograder import integrity, sanitize
 from autograder.grade import MAX_ID_BYTES, SOLUTIONS_DIR, STUDENT_ID_PATTERN
-from autograder.parallel import work_name
+from autograder.student import work_name
 
 ASSIGNMENT = "numpy_rnn"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"
@@ -181,19 +181,18 @@ def test_copy_regular_files_follows_no_link(tmp_path):
 
 
 def test_kernel_leftovers_are_removed_and_reported(tmp_path):
-    from autograder.parallel import Job, Limits, read_events
+    from autograder.student import event_reasons
 
     folder, outside = make_tree(tmp_path)
-    events = tmp_path / "events.jsonl"
-    remover = sanitize.RemoveKernelLeftovers(events_path=str(events))
+    sanitize.EVENTS.clear()
+    remover = sanitize.RemoveKernelLeftovers()
 
     remover(new_notebook(), {"metadata": {"path": str(folder)}})  # as nbgrader calls it
 
     assert sorted(p.name for p in folder.rglob("*")) == ["data.txt", "hard.txt", "notes.txt", "sub"]
     assert outside.read_text() == "HOST-SECRET"
-    job = Job("s", tmp_path, ASSIGNMENT, tmp_path, tmp_path, tmp_path, tmp_path, Limits())
-    reasons, flag = read_events(job)
-    assert flag and reasons == [
+    reasons = event_reasons(sanitize.EVENTS)
+    assert reasons == [
         "removed what the kernel left that is not a regular file: dir-link (symlink), fifo (fifo), "
         "link.txt (symlink), sub/up.txt (symlink)"
     ]

@@ -49,7 +49,14 @@ from pathlib import Path
 from traitlets.config.loader import PyFileConfigLoader
 
 from autograder import outside, sanitize
-from autograder.gradebook import merge_submission, record_empty_submission, snapshot_gradebook
+from autograder.gradebook import (
+    LATE_POLICY,
+    apply_late_penalties,
+    merge_submission,
+    record_empty_submission,
+    set_due_date,
+    snapshot_gradebook,
+)
 from autograder.release import REPO_ROOT, SKIPPED, SOLUTIONS_DIR, available_assignments, generate_assignment
 from autograder.report import Progress, gradebook_problems, save_histogram, summary_text
 from autograder.sandbox import bwrap_problem, format_size, parse_size
@@ -243,7 +250,7 @@ def read_grades(course_dir: Path, assignment: str, students: dict) -> tuple[list
             record = students.get(student_id, {"status": "graded", "reasons": [], "flagged": False})
             row = {"student_id": student_id, "status": record["status"]}
             row.update({column: "" for column in cell_columns})
-            auto_score = manual_score = 0.0
+            auto_score = manual_score = penalty = 0.0
             needs_manual, flagged, graded_cells = False, record["flagged"], []
             try:
                 submission = gradebook.find_submission(assignment, student_id)
@@ -251,6 +258,8 @@ def read_grades(course_dir: Path, assignment: str, students: dict) -> tuple[list
                 submission = None
             if submission is not None and record["status"] == "graded":
                 flagged = any(notebook.flagged for notebook in submission.notebooks)
+                penalty = submission.late_submission_penalty
+                graded_cells.append(("late penalty", penalty))
                 for notebook in submission.notebooks:
                     for grade in notebook.grades:
                         row[f"{notebook.name}:{grade.name}"] = grade.score
@@ -266,7 +275,8 @@ def read_grades(course_dir: Path, assignment: str, students: dict) -> tuple[list
                 auto_max=auto_max,
                 manual_score=manual_score,
                 manual_max=manual_max,
-                total_score=auto_score + manual_score,
+                late_penalty=penalty,
+                total_score=auto_score + manual_score - penalty,
                 max_score=auto_max + manual_max,
                 needs_manual_grading=needs_manual,
                 reason="; ".join(record["reasons"]),
@@ -284,6 +294,7 @@ def read_grades(course_dir: Path, assignment: str, students: dict) -> tuple[list
         "auto_max",
         "manual_score",
         "manual_max",
+        "late_penalty",
         "total_score",
         "max_score",
         "needs_manual_grading",
@@ -318,6 +329,8 @@ class Options:
     keep_work: bool = False
     students: list[str] = field(default_factory=list)  # regrade only these (empty: every student)
     regrade_changed: bool = False  # accept a changed source: regrade who was graded against another
+    due_date: str | None = None  # stored in the gradebook (kept for later runs); "none" removes it
+    late_penalty: str | None = None  # none | zero | P%/day (kept for later runs; default none)
 
 
 def default_workers() -> int:
@@ -463,7 +476,21 @@ def grade(
     use_sandbox, sandbox_note = decide_sandbox(options.sandbox_mode)
     options.limits.sandbox = use_sandbox
     workers = options.workers or default_workers()
+    if options.late_penalty is not None and not LATE_POLICY.fullmatch(options.late_penalty):
+        raise UsageError(
+            f"--late-penalty {options.late_penalty!r}: give none, zero or a percentage per day like 10%/day"
+        )
+    if options.due_date not in (None, "none"):
+        from nbgrader.utils import parse_utc
+
+        try:
+            parse_utc(options.due_date)
+        except (ValueError, OverflowError):
+            raise UsageError(
+                f"--due-date {options.due_date!r} is not a date like '2026-12-01 23:59 UTC'"
+            ) from None
     records = load_records(out)
+    records["late_penalty"] = options.late_penalty or records.get("late_penalty", "none")
     source, points = tree_digest(SOLUTIONS_DIR / assignment), source_points(assignment)
     check_source(records, source, points, assignment, options)
 
@@ -509,6 +536,8 @@ def grade(
         )
         course_dir.mkdir(parents=True, exist_ok=True)
         generate_assignment(course_dir, assignment)
+        if options.due_date is not None:
+            set_due_date(course_dir, assignment, options.due_date)
         records["points"][source] = points
         snapshot_gradebook(course_dir / "gradebook.db", out / ".work" / "template.db")
 
@@ -549,6 +578,7 @@ def grade(
         verdicts = outside.start_verdict_server() if jobs else None  # runs the test cells; loads Keras
         for _, job in jobs:
             job.verdict_address, job.verdict_key = verdicts.address, verdicts.key
+            job.late_penalty = records["late_penalty"]
         try:
             interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
         finally:
@@ -587,6 +617,7 @@ def write_reports(
     """grades.csv, feedback, summary and histogram for every student in the gradebook; return the
     gradebook's problems (empty if sound) and whether Ctrl-C stopped the feedback."""
     course_dir = out / "course"
+    print(f"Late work: {apply_late_penalties(course_dir, assignment, records['late_penalty'])}", flush=True)
     header, rows = read_grades(course_dir, assignment, records["students"])
     graded_now = {  # their worker wrote their feedback from these grades
         r.student_id
@@ -715,6 +746,18 @@ def main(argv: list[str] | None = None) -> int:
         "(run student code UNSANDBOXED, with a warning)",
     )
     parser.add_argument(
+        "--due-date",
+        metavar="DATE",
+        help="the assignment's due date, e.g. '2026-12-01 23:59 UTC' (kept for later runs; 'none' removes it); "
+        "lateness is read from each submission's timestamp.txt",
+    )
+    parser.add_argument(
+        "--late-penalty",
+        metavar="POLICY",
+        help="points taken off late work: none (default), zero, or a percentage of the score per day or "
+        "part of a day late, e.g. 10%%/day (kept for later runs)",
+    )
+    parser.add_argument(
         "--keep-work", action="store_true", help="keep OUT/.work (private courses) for debugging"
     )
     parser.add_argument(
@@ -751,6 +794,8 @@ def main(argv: list[str] | None = None) -> int:
         keep_work=args.keep_work,
         students=args.student,
         regrade_changed=args.regrade_changed,
+        due_date=args.due_date,
+        late_penalty=args.late_penalty,
     )
     try:
         results = grade(args.submissions, args.assignment, out, options=options)

@@ -1,9 +1,14 @@
 """The main gradebook, written by the grading command alone: one student's grades merged at a time."""
 
+import math
+import re
 import shutil
 import sqlite3
 import warnings
 from pathlib import Path
+
+from nbgrader.plugins import LateSubmissionPlugin
+from traitlets import Unicode
 
 from autograder import sanitize
 
@@ -85,3 +90,53 @@ def record_empty_submission(
                 grade.manual_score = None
                 grade.needs_manual_grade = False
         gradebook.db.commit()
+
+
+# --------------------------------------------------------------------------------------------
+# Due dates and late penalties
+
+LATE_POLICY = re.compile(r"none|zero|(\d+(?:\.\d+)?)%/day")
+
+
+def late_penalty(policy: str, score: float, seconds_late: float) -> float:
+    """Points taken off a notebook's ``score``: ``none``; ``zero`` (all of it); ``P%/day``: P % of it
+    for each day or part of a day late, at most all of it."""
+    if seconds_late <= 0 or policy == "none":
+        return 0.0
+    percent = 100.0 if policy == "zero" else float(LATE_POLICY.fullmatch(policy)[1])
+    return min(score, score * percent / 100 * math.ceil(seconds_late / 86400))
+
+
+class CoursePenalty(LateSubmissionPlugin):
+    """nbgrader's late-submission plugin with the course's policy (``autograde`` in the workers)."""
+
+    policy = Unicode("none", help="none, zero or P%/day").tag(config=True)
+
+    def late_submission_penalty(self, student_id: str, score: float, total_seconds_late: float):
+        return late_penalty(self.policy, score, total_seconds_late) or None
+
+
+def set_due_date(course_dir: Path, assignment: str, due: str) -> None:
+    """Store the assignment's due date (``2026-12-01 23:59 UTC``; ``none`` removes it) in the gradebook."""
+    from nbgrader.api import Gradebook
+    from nbgrader.utils import parse_utc
+
+    with Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        duedate = None if due.strip().lower() == "none" else parse_utc(due)
+        gradebook.update_or_create_assignment(assignment, duedate=duedate)
+
+
+def apply_late_penalties(course_dir: Path, assignment: str, policy: str) -> str:
+    """Store every notebook's late penalty, computed from its score now (manual grades included), so the
+    CSV, ``nbgrader export`` and the feedback give one total; return the due date and policy in words."""
+    from nbgrader.api import Gradebook
+
+    with warnings.catch_warnings(), Gradebook(f"sqlite:///{course_dir / 'gradebook.db'}") as gradebook:
+        warnings.simplefilter("ignore")
+        duedate = gradebook.find_assignment(assignment).duedate
+        for submission in gradebook.assignment_submissions(assignment):
+            for notebook in submission.notebooks:
+                penalty = late_penalty(policy, notebook.score, submission.total_seconds_late)
+                notebook.late_submission_penalty = penalty or None
+        gradebook.db.commit()
+    return f"due {duedate:%Y-%m-%d %H:%M:%S} UTC, late penalty {policy}" if duedate else "no due date"

@@ -64,6 +64,7 @@ class Job:
     limits: Limits
     verdict_address: str = ""  # the grading command's VerdictServer (autograder/outside.py)
     verdict_key: str = ""
+    late_penalty: str = "none"  # autograder/gradebook.py: late_penalty()
 
 
 @dataclass
@@ -142,6 +143,7 @@ def worker_config(job: Job, runtime: Path) -> dict:
     from nbgrader.preprocessors import Execute
 
     from autograder.execute import GuardedExecute
+    from autograder.gradebook import CoursePenalty
     from autograder.sanitize import RemoveKernelLeftovers
 
     steps = [
@@ -154,6 +156,8 @@ def worker_config(job: Job, runtime: Path) -> dict:
         execute["timeout"] = limits.cell_timeout
     return {
         "Autograde": {"autograde_preprocessors": steps},
+        "AssignLatePenalties": {"plugin_class": CoursePenalty},
+        "CoursePenalty": {"policy": job.late_penalty},
         "Execute": execute,
         "GuardedExecute": {
             "wall_timeout": limits.notebook_timeout,

@@ -7,6 +7,7 @@ copy: students already graded are skipped, so a rerun costs seconds. One noteboo
 again here (the renamed submission, once fixed, in the Ctrl-C test's resumed run).
 """
 
+import csv
 import json
 import os
 import re
@@ -246,6 +247,64 @@ def test_a_missing_timestamp_is_recorded_as_missing(graded):
     assert not list((run.out / "course" / "submitted").glob(f"*/{ASSIGNMENT}/timestamp.txt"))
     with Gradebook(f"sqlite:///{run.out / 'course' / 'gradebook.db'}") as gradebook:
         assert gradebook.find_submission(ASSIGNMENT, SOLUTION_STUDENT).timestamp is None
+
+
+def feedback_score(out: Path, student: str) -> float:
+    """The notebook's score as the student's feedback page gives it (late penalty taken off)."""
+    page = (out / "feedback" / student / f"{ASSIGNMENT}.html").read_text(encoding="utf-8")
+    return float(re.search(r"\(Score: ([\d.]+) / [\d.]+\)", page)[1])
+
+
+def exported_scores(out: Path) -> dict[str, float]:
+    """``nbgrader export``'s score per student (raw score less the late penalty)."""
+    course = out / "course"
+    env = {**os.environ, "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ['PATH']}"}
+    command = [sys.executable, "-m", "nbgrader", "export"]
+    subprocess.run(command, cwd=course, env=env, capture_output=True, check=True, timeout=300)
+    with open(course / "grades.csv", encoding="utf-8") as handle:
+        return {row["student_id"]: float(row["score"]) for row in csv.DictReader(handle)}
+
+
+@graded_test
+def test_a_late_submission_has_one_total_in_the_csv_the_export_and_the_feedback(term):
+    from nbgrader.api import Gradebook
+
+    submissions, out = term
+    # Submitted 1 day 10 hours after the due date: two days or part of a day late, 10 % each.
+    (submissions / SOLUTION_STUDENT / ASSIGNMENT / "timestamp.txt").write_text("2026-12-03 09:59:00 UTC")
+    due = ("--due-date", "2026-12-01 23:59:00 UTC", "--late-penalty", "10%/day")
+
+    first = run_autograder(submissions, "-a", ASSIGNMENT, "-o", out, *due)
+
+    assert "Done: 1 graded" in first.stdout, first.stdout[-3000:] + first.stderr[-3000:]
+    assert "due 2026-12-01 23:59:00 UTC, late penalty 10%/day" in first.stdout
+    rows = read_rows(out)
+    raw = float(rows[SOLUTION_STUDENT]["auto_score"]) + float(rows[SOLUTION_STUDENT]["manual_score"])
+    assert raw > 0 and float(rows[SOLUTION_STUDENT]["late_penalty"]) == pytest.approx(0.2 * raw)
+    totals = {
+        student: float(row["total_score"]) for student, row in rows.items() if row["status"] == "graded"
+    }
+    assert totals[SOLUTION_STUDENT] == pytest.approx(0.8 * raw)
+    assert all(float(rows[s]["late_penalty"]) == 0 for s in totals if s != SOLUTION_STUDENT), (
+        "no timestamp: not late"
+    )
+    exported = exported_scores(out)
+    assert {student: exported[student] for student in totals} == pytest.approx(totals)
+    assert feedback_score(out, SOLUTION_STUDENT) == pytest.approx(totals[SOLUTION_STUDENT])
+
+    # Manual grading raises the raw score: the next run (due date and policy remembered) takes 20 % of it.
+    with Gradebook(f"sqlite:///{out / 'course' / 'gradebook.db'}") as gradebook:
+        answer = gradebook.find_grade(ANSWER_CELL, ASSIGNMENT, ASSIGNMENT, SOLUTION_STUDENT)
+        answer.manual_score, answer.needs_manual_grade = 2.0, False
+        gradebook.db.commit()
+
+    second = run_autograder(submissions, "-a", ASSIGNMENT, "-o", out)
+
+    assert "due 2026-12-01 23:59:00 UTC, late penalty 10%/day" in second.stdout, second.stdout[-3000:]
+    total = float(read_rows(out)[SOLUTION_STUDENT]["total_score"])
+    assert total == pytest.approx(0.8 * (raw + 2.0))
+    assert exported_scores(out)[SOLUTION_STUDENT] == pytest.approx(total)
+    assert feedback_score(out, SOLUTION_STUDENT) == pytest.approx(total)
 
 
 # --------------------------------------------------------------------------------------------

@@ -31,8 +31,8 @@ from grading import (
 
 from autograder import integrity
 from autograder.grade import REPO_ROOT, decide_sandbox
-from autograder.student import work_name
 from autograder.report import gradebook_problems
+from autograder.student import work_name
 
 ASSIGNMENT = "numpy_rnn"
 NOTEBOOK = f"{ASSIGNMENT}.ipynb"

@@ -5,12 +5,23 @@
 The class is built from the instructor solution: every third student submits a wrong ``rnn_forward``
 (it ignores the initial state), every seventh the blank release, the others the solution. Both runs
 use the sandbox and the default limits, write to separate temporary folders and must produce the
-same grades; the script prints both wall times and the ratio (sequential / parallel).
+same grades; the script prints both wall times and the ratio (sequential / parallel), then a sizing
+table for a class of 150 on 2, 8 and 32 cores computed from what it measured:
+
+* the CPU seconds per submission of everything the grading command starts (workers, sandboxed kernels),
+  which spreads over the cores (one worker per core);
+* the CPU seconds per submission of the grading command's own process, which does not spread: it
+  runs every test cell (the VerdictServer) and merges every student into the gradebook;
+* the peak memory of the largest process it started (a kernel), which each worker may need at once.
+
+So the wall time of N cores is about setup + 150 x max(parallel part / N, serial part).
 """
 
 import argparse
 import csv
+import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -45,21 +56,59 @@ def build_class(folder: Path, assignment: str, students: int) -> None:
         nbformat.write(notebook, target / name)
 
 
-def grade(submissions: Path, out: Path, assignment: str, workers: int) -> tuple[float, dict]:
+def grade(submissions: Path, out: Path, assignment: str, workers: int) -> tuple[float, dict, dict]:
+    """Wall seconds, {student: total}, and {"own": CPU s of the grading process, "children": CPU s of
+    what it started, "peak_mib": peak memory of its largest child}."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
-    done = subprocess.run(
-        [sys.executable, "-m", "autograder", str(submissions), "-a", assignment, "-o", str(out)]
-        + ["--workers", str(workers)],
+    command = [sys.executable, "-m", "autograder", str(submissions), "-a", assignment, "-o", str(out)]
+    process = subprocess.Popen(
+        [*command, "--workers", str(workers)],
         cwd=REPO_ROOT,
-        capture_output=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
         text=True,
     )
+    own = 0.0  # the grading process's own CPU time, read from /proc until it exits
+    stat = Path(f"/proc/{process.pid}/stat")
+    while process.poll() is None:
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            own = (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime + stime
+        except (OSError, IndexError, ValueError):
+            pass
+        time.sleep(0.2)
+    stdout, stderr = process.communicate()
     seconds = time.monotonic() - started
-    if done.returncode != 0:
-        sys.exit(f"grading failed (exit {done.returncode}):\n{done.stdout[-2000:]}\n{done.stderr[-2000:]}")
+    if process.returncode != 0:
+        sys.exit(f"grading failed (exit {process.returncode}):\n{stdout[-2000:]}\n{stderr[-2000:]}")
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    everything = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
+    usage = {"own": own, "children": everything - own, "peak_mib": after.ru_maxrss / 1024}
     with open(out / "grades.csv", encoding="utf-8") as handle:
         totals = {row["student_id"]: row["total_score"] for row in csv.DictReader(handle)}
-    return seconds, totals
+    return seconds, totals, usage
+
+
+def sizing_table(students: int, seconds: float, usage: dict, class_size: int = 150) -> str:
+    """Predicted wall time and memory of a class of ``class_size`` on 2, 8 and 32 cores (one worker per
+    core), from a sequential run of ``students`` submissions."""
+    parallel, serial = usage["children"] / students, usage["own"] / students
+    setup = max(0.0, seconds - students * (parallel + serial))  # course set-up, Keras, reports
+    lines = [
+        f"measured per submission: {parallel:.1f} CPU s in workers and kernels (spread over the cores), "
+        f"{serial:.1f} CPU s in the grading process (not spread); set-up {setup:.0f} s; "
+        f"largest process {usage['peak_mib']:.0f} MiB",
+        f"sizing, a class of {class_size} (one worker per core; memory: a kernel per worker + 1 GiB):",
+        "  cores   wall (min)   bound by        memory (GiB)",
+    ]
+    for cores in (2, 8, 32):
+        spread, serial_total = class_size * parallel / cores, class_size * serial
+        wall = setup + max(spread, serial_total)
+        bound = "the cores" if spread >= serial_total else "grading process"
+        memory = math.ceil(cores * usage["peak_mib"] / 1024 + 1)
+        lines.append(f"  {cores:5d}   {wall / 60:10.1f}   {bound:15s} {memory:12d}")
+    return "\n".join(lines)
 
 
 def main() -> int:
@@ -73,9 +122,9 @@ def main() -> int:
         submissions = Path(tmp) / "class"
         build_class(submissions, args.assignment, args.students)
         print(f"{args.students} submissions of {args.assignment}; {os.cpu_count()} CPU cores", flush=True)
-        sequential, grades_1 = grade(submissions, Path(tmp) / "seq", args.assignment, 1)
+        sequential, grades_1, usage = grade(submissions, Path(tmp) / "seq", args.assignment, 1)
         print(f"sequential (1 worker):  {sequential:7.1f} s", flush=True)
-        parallel, grades_n = grade(submissions, Path(tmp) / "par", args.assignment, workers)
+        parallel, grades_n, _ = grade(submissions, Path(tmp) / "par", args.assignment, workers)
         print(f"parallel ({workers} workers): {parallel:7.1f} s", flush=True)
     if grades_1 != grades_n:
         print("ERROR: the two runs gave different grades", file=sys.stderr)
@@ -84,6 +133,7 @@ def main() -> int:
     print(
         f"per submission: {sequential / args.students:.1f} s sequential, {parallel / args.students:.1f} s parallel"
     )
+    print(sizing_table(args.students, sequential, usage))
     return 0
 
 

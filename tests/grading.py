@@ -80,6 +80,18 @@ LAST_EPOCH_MODEL = (
     "return history.history, best_model",
     "return history.history, model",
 )
+# Early stopping and the checkpoint on val_loss, not val_accuracy (the hidden tests include a toy
+# problem where the two disagree).
+VAL_LOSS_STOPPING = (
+    "def train_with_checkpoint",
+    'EarlyStopping(monitor="val_accuracy", mode="max", patience=patience)',
+    'EarlyStopping(monitor="val_loss", patience=patience)',
+)
+VAL_LOSS_CHECKPOINT = (
+    "def train_with_checkpoint",
+    'checkpoint_path, monitor="val_accuracy", mode="max", save_best_only=True',
+    'checkpoint_path, monitor="val_loss", save_best_only=True',
+)
 ZERO_BASED_BEST_EPOCH = ("def summarize_run", '"best_epoch": best_index + 1,', '"best_epoch": best_index,')
 NEGATIVE_CONFIDENCE = (
     "def verdict",
@@ -239,12 +251,19 @@ ALL_MISTAKES = {
             quick=True,
         ),
         Mistake(
-            "zero-based-best-epoch-and-negative-confidence",
-            (ZERO_BASED_BEST_EPOCH, NEGATIVE_CONFIDENCE),
+            "zero-based-best-epoch-negative-confidence-and-val-loss-monitor",
+            (ZERO_BASED_BEST_EPOCH, NEGATIVE_CONFIDENCE, VAL_LOSS_STOPPING, VAL_LOSS_CHECKPOINT),
             frozenset(
-                {"summary-visible-test", "summary-hidden-test", "review-visible-test", "review-hidden-test"}
+                {
+                    "summary-visible-test",
+                    "summary-hidden-test",
+                    "review-visible-test",
+                    "review-hidden-test",
+                    "train-hidden-test",
+                }
             ),
             (
+                "does EarlyStopping watch val_accuracy with mode='max' and patience=patience?",
                 "count epochs from 1, use the highest val_accuracy",
                 "the best epoch (from 1, the first if tied) is 1, got 0",
                 "for a negative verdict the confidence is 1 - probability",

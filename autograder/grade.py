@@ -43,12 +43,12 @@ import threading
 import zipfile
 from collections import Counter
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from traitlets.config.loader import PyFileConfigLoader
 
-from autograder import outside, sanitize
+from autograder import cluster, outside, sanitize
 from autograder.gradebook import (
     LATE_POLICY,
     apply_late_penalties,
@@ -331,6 +331,7 @@ class Options:
     regrade_changed: bool = False  # accept a changed source: regrade who was graded against another
     due_date: str | None = None  # stored in the gradebook (kept for later runs); "none" removes it
     late_penalty: str | None = None  # none | zero | P%/day (kept for later runs; default none)
+    cluster: str | None = None  # a Dask scheduler's address: grade there (autograder/cluster.py)
 
 
 def default_workers() -> int:
@@ -340,11 +341,14 @@ def default_workers() -> int:
         return max(1, os.cpu_count() or 1)
 
 
-def decide_sandbox(mode: str) -> tuple[bool, str]:
+def decide_sandbox(mode: str, cluster_address: str | None = None) -> tuple[bool, str]:
     """(use bwrap?, a one-line note for the output and the CSV). Never degrades silently: without a
-    working bwrap, ``on`` (the default) refuses to grade; only ``--sandbox off`` runs unsandboxed."""
+    working bwrap, ``on`` (the default) refuses to grade; only ``--sandbox off`` runs unsandboxed. On a
+    cluster each task checks its own worker."""
     if mode == "off":
         return False, "OFF (--sandbox off): submissions ran UNSANDBOXED"
+    if cluster_address:
+        return True, "bubblewrap on every cluster worker (no network, only the student's folder visible)"
     problem = bwrap_problem()
     if problem is None:
         return True, "bubblewrap (no network, only the student's folder visible)"
@@ -473,7 +477,7 @@ def grade(
     out = out.resolve()
     if out.is_relative_to(SOLUTIONS_DIR.resolve()):
         raise UsageError("the output folder must not be inside solutions/")
-    use_sandbox, sandbox_note = decide_sandbox(options.sandbox_mode)
+    use_sandbox, sandbox_note = decide_sandbox(options.sandbox_mode, options.cluster)
     options.limits.sandbox = use_sandbox
     workers = options.workers or default_workers()
     if options.late_penalty is not None and not LATE_POLICY.fullmatch(options.late_penalty):
@@ -514,7 +518,8 @@ def grade(
 
         course_dir = out / "course"
         print(
-            f"Grading {len(students)} submission(s) of {assignment} into {out} with {workers} worker(s)",
+            f"Grading {len(students)} submission(s) of {assignment} into {out} "
+            + (f"on the cluster at {options.cluster}" if options.cluster else f"with {workers} worker(s)"),
             flush=True,
         )
         if not use_sandbox:
@@ -575,12 +580,25 @@ def grade(
             keep(result)
             progress.update(describe(result))
 
-        verdicts = outside.start_verdict_server() if jobs else None  # runs the test cells; loads Keras
         for _, job in jobs:
-            job.verdict_address, job.verdict_key = verdicts.address, verdicts.key
             job.late_penalty = records["late_penalty"]
+        verdicts = None
         try:
-            interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
+            if options.cluster:
+                settings = {
+                    "assignment": assignment,
+                    "limits": asdict(limits),
+                    "late_penalty": records["late_penalty"],
+                }
+                course = cluster.course_package(course_dir, assignment, out / ".work" / "template.db")
+                interrupted = cluster.run_on_cluster(options.cluster, jobs, course, settings, finished)
+            else:
+                verdicts = (
+                    outside.start_verdict_server() if jobs else None
+                )  # runs the test cells; loads Keras
+                for _, job in jobs:
+                    job.verdict_address, job.verdict_key = verdicts.address, verdicts.key
+                interrupted = run_pool(lambda item: grade_in_worker(item[1]), jobs, workers, finished)
         finally:
             close_workers()
             if verdicts is not None:
@@ -758,6 +776,12 @@ def main(argv: list[str] | None = None) -> int:
         "part of a day late, e.g. 10%%/day (kept for later runs)",
     )
     parser.add_argument(
+        "--cluster",
+        metavar="ADDRESS",
+        help="grade on a Dask cluster, e.g. tcp://HOST:8786 (autograder/README.md: grading on a cluster); "
+        "this machine keeps the gradebook",
+    )
+    parser.add_argument(
         "--keep-work", action="store_true", help="keep OUT/.work (private courses) for debugging"
     )
     parser.add_argument(
@@ -796,6 +820,7 @@ def main(argv: list[str] | None = None) -> int:
         regrade_changed=args.regrade_changed,
         due_date=args.due_date,
         late_penalty=args.late_penalty,
+        cluster=args.cluster,
     )
     try:
         results = grade(args.submissions, args.assignment, out, options=options)

@@ -504,8 +504,11 @@ class VerdictServer:
             connection.close()
 
     def close(self) -> None:
+        global _SERVER
         self.listener.close()
         shutil.rmtree(self.folder, ignore_errors=True)
+        if _SERVER is self:
+            _SERVER = None
 
 
 _SERVER: VerdictServer | None = None
@@ -516,8 +519,9 @@ def start_verdict_server() -> VerdictServer:
     here, once, quietly and in the main thread (a thread still importing TensorFlow when the process
     exits, for example on Ctrl-C, keeps it from exiting)."""
     global _SERVER
-    import_tensorflow_quietly()
-    _SERVER = VerdictServer()
+    if _SERVER is None:  # once per process (a Dask worker grades many students)
+        import_tensorflow_quietly()
+        _SERVER = VerdictServer()
     return _SERVER
 
 

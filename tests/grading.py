@@ -45,6 +45,7 @@ class Mistake:
     failing: frozenset[str]  # the grade ids that lose their points, no more, no less
     hints: tuple[str, ...]  # each must be part of an error message the student gets from a failing cell
     quick: bool = False  # graded in quick mode too (otherwise only with COURSE_QUICK=0)
+    flagged: str = ""  # the static flag the submission must get in its reason ("": not flagged)
 
 
 # Edits: each one typical mistake, in the words of the solution cells.
@@ -62,6 +63,12 @@ LSTM_OLD_CELL_STATE = (
     "h_t = sigmoid(o) * np.tanh(c_prev)",
 )
 LSTM_GATES_SWAPPED = ("def lstm_step", "i, f, g, o = np.split(", "f, i, g, o = np.split(")
+# gru_step takes Keras' sigmoid in a "NumPy only" assignment: the static scan flags it for a human.
+KERAS_IN_NUMPY_ONLY = (
+    "def gru_step",
+    "    z = sigmoid(x_z + h_z)",
+    "    import keras\n\n    z = np.asarray(keras.activations.sigmoid(x_z + h_z))",
+)
 GRU_OTHER_CONVENTION = (
     "def gru_step",
     "return z * h_prev + (1.0 - z) * candidate",
@@ -176,14 +183,15 @@ ALL_MISTAKES = {
     ],
     "lstm_gru_cells": [
         Mistake(
-            "lstm-old-cell-state-and-gru-convention",
-            (LSTM_OLD_CELL_STATE, GRU_OTHER_CONVENTION),
+            "lstm-old-cell-state-and-gru-convention-with-keras",
+            (LSTM_OLD_CELL_STATE, GRU_OTHER_CONVENTION, KERAS_IN_NUMPY_ONLY),
             LSTM_CELLS | GRU_CELLS,
             (
                 "h_t came out as o * tanh(c_prev): the output uses the NEW cell state",
                 "you computed h = (1 - z) h_prev + z candidate; Keras computes h = z h_prev + (1 - z) candidate",
             ),
             quick=True,
+            flagged="uses Keras/TensorFlow in a NumPy-only solution (cell gru-solution)",
         ),
         Mistake(
             "lstm-old-cell-state",

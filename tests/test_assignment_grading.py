@@ -96,6 +96,9 @@ def test_wrong_submission_loses_exactly_the_cells_it_breaks(graded, assignment, 
         assert any(hint in message for message in messages), (
             f"no failing cell tells the student {hint!r}; they say: {messages}"
         )
+    row = run.rows[student]
+    assert row["flagged"] == str(bool(mistake.flagged)), row["reason"]
+    assert mistake.flagged in row["reason"]
 
 
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)

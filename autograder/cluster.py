@@ -15,6 +15,7 @@ A task whose worker dies is run again elsewhere by Dask (``retries=1`` for a tas
 that still fails is recorded with its reason, like any submission that could not be graded.
 """
 
+import hashlib
 import io
 import json
 import os
@@ -72,9 +73,14 @@ def grade_task(course: dict, student_id: str, submission: bytes, settings: dict)
     from autograder import outside
     from autograder.sandbox import bwrap_problem
 
-    host = socket.gethostname()
-    if settings["limits"]["sandbox"] and bwrap_problem() is not None:
+    host, found = socket.gethostname(), environment()
+    differs = [
+        f"{k} {v} here, {found[k]} on the worker" for k, v in settings["environment"].items() if found[k] != v
+    ]
+    reason = f"worker {host}: not the course environment ({'; '.join(differs)})" if differs else None
+    if reason is None and settings["limits"]["sandbox"] and bwrap_problem() is not None:
         reason = f"worker {host}: no sandbox ({bwrap_problem()}); refusing to grade (--sandbox off allows it)"
+    if reason is not None:
         return {"outcome": asdict(Outcome(student_id, "error", [reason])), "log": "", "work": b""}
     with _SERVER_LOCK:
         server = outside.start_verdict_server()
@@ -107,12 +113,33 @@ def grade_task(course: dict, student_id: str, submission: bytes, settings: dict)
         }
 
 
-def check_environment() -> str:
-    """On a Dask worker: this Python and where the course's packages come from (for a clear error)."""
-    import autograder
-    import rnncourse
+GRADING_PACKAGES = ("nbgrader", "keras", "tensorflow-cpu", "tensorflow", "numpy", "ipykernel", "bleach")
 
-    return f"{socket.gethostname()}: Python {sys.version.split()[0]}, {Path(autograder.__file__).parent.parent}, rnncourse {Path(rnncourse.__file__).parent}"
+
+def environment() -> dict:
+    """What grading depends on here: Python, the versions of the packages it uses, the grader's code."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def installed(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "-"
+
+    code = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        code.update(path.read_bytes())
+    return {
+        "python": sys.version.split()[0],
+        **{name: installed(name) for name in GRADING_PACKAGES},
+        "autograder": code.hexdigest()[:12],
+    }
+
+
+def describe_worker() -> str:
+    """On a Dask worker: where it runs and with what (listed at the start of a run)."""
+    found = environment()
+    return f"{socket.gethostname()}: Python {found['python']}, keras {found['keras']}, autograder {found['autograder']}"
 
 
 def run_on_cluster(address: str, items: list, course: dict, settings: dict, on_done) -> bool:
@@ -123,7 +150,7 @@ def run_on_cluster(address: str, items: list, course: dict, settings: dict, on_d
 
     interrupted = False
     with Client(address, timeout="30s") as client:
-        environments = client.run(check_environment)
+        environments = client.run(describe_worker)
         print(f"Cluster {address}: {len(environments)} worker(s)", flush=True)
         for worker, environment in sorted(environments.items()):
             print(f"  {worker}  {environment}", flush=True)

@@ -32,7 +32,10 @@ ATTACKERS = ("attack-hooks", "attack-forger")
 # Columns that say where and how a row was graded, not what it earned.
 LOCAL_ONLY = {"reason", "sandbox"}
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs("bwrap")]
+
+def grades_on_a_cluster(test):
+    """A test that grades on a loopback cluster: slow, and its workers need the sandbox."""
+    return pytest.mark.slow(pytest.mark.needs("bwrap")(test))
 
 
 def start_grading(runs, items):
@@ -71,6 +74,7 @@ def what_was_earned(row: dict) -> dict:
     return {key: value for key, value in row.items() if key not in LOCAL_ONLY}
 
 
+@grades_on_a_cluster
 def test_a_loopback_cluster_grades_the_class_as_a_local_run_does(graded, cluster, tmp_path):
     submissions, local = cluster_class(graded, tmp_path / "class")
     out = tmp_path / "out"
@@ -98,6 +102,7 @@ def test_a_loopback_cluster_grades_the_class_as_a_local_run_does(graded, cluster
     assert not task_folders(), "a task left its folder on a worker"
 
 
+@grades_on_a_cluster
 def test_a_worker_killed_while_grading_loses_no_student(graded, cluster, tmp_path):
     submissions, local = cluster_class(graded, tmp_path / "class", attackers=())
     out = tmp_path / "out"
@@ -125,3 +130,16 @@ def test_a_worker_killed_while_grading_loses_no_student(graded, cluster, tmp_pat
             assert row["status"] == "error" and row["reason"], (student, row)
     for folder in task_folders() - before:  # the killed worker's task never cleaned up after itself
         shutil.rmtree(folder, ignore_errors=True)
+
+
+def test_a_worker_with_another_environment_refuses_to_grade():
+    from autograder.cluster import environment, grade_task
+
+    expected = {**environment(), "keras": "2.0.0"}  # what the grading command has
+    settings = {"assignment": ASSIGNMENT, "limits": {}, "late_penalty": "none", "environment": expected}
+
+    reply = grade_task({}, "alice", b"", settings)
+
+    assert reply["outcome"]["status"] == "error" and reply["work"] == b""
+    (reason,) = reply["outcome"]["reasons"]
+    assert "not the course environment (keras 2.0.0 here, " in reason and " on the worker)" in reason

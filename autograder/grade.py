@@ -589,6 +589,7 @@ def grade(
                     "assignment": assignment,
                     "limits": asdict(limits),
                     "late_penalty": records["late_penalty"],
+                    "environment": cluster.environment(),  # each task checks that its worker has the same
                 }
                 course = cluster.course_package(course_dir, assignment, out / ".work" / "template.db")
                 interrupted = cluster.run_on_cluster(options.cluster, jobs, course, settings, finished)

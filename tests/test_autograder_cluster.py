@@ -42,9 +42,11 @@ def start_grading(runs, items):
     runs.start_classes([ASSIGNMENT])  # the local run compared with, in the background
 
 
-@pytest.fixture
-def cluster(tmp_path):
-    loopback = LoopbackCluster(tmp_path / "cluster", workers=2)
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """One loopback cluster for the module (its workers load Keras once): the test that kills a
+    worker comes last."""
+    loopback = LoopbackCluster(tmp_path_factory.mktemp("cluster"), workers=2)
     yield loopback
     loopback.close()
 

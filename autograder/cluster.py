@@ -19,7 +19,6 @@ import hashlib
 import io
 import json
 import os
-import signal
 import socket
 import subprocess
 import sys
@@ -31,7 +30,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from autograder import sanitize
-from autograder.student import Job, Limits, Outcome, grade_in_worker, work_name
+from autograder.student import Job, Limits, Outcome, grade_in_worker, kill_session, work_name
 
 _SERVER_LOCK = threading.Lock()
 
@@ -236,11 +235,7 @@ class LoopbackCluster:
     @staticmethod
     def kill(process: subprocess.Popen) -> None:
         """SIGKILL a process of the cluster and everything in its session (a worker and its nanny)."""
-        try:
-            os.killpg(process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        process.wait()
+        kill_session(process)
 
     def close(self) -> None:
         for process in [*self.workers, self.scheduler]:

@@ -399,13 +399,18 @@ def ask_worker(request: dict, timeout: float, log_path: Path) -> dict | None:
     return reply
 
 
-def _kill(process: subprocess.Popen) -> None:
-    """Kill a worker and its process group (a sandboxed kernel dies with it: ``--die-with-parent``)."""
+def kill_session(process: subprocess.Popen) -> None:
+    """SIGKILL a process started with ``start_new_session`` and everything in its process group."""
     try:
         os.killpg(process.pid, signal.SIGKILL)
     except ProcessLookupError:
         pass
     process.wait()
+
+
+def _kill(process: subprocess.Popen) -> None:
+    """Kill a worker and its process group (a sandboxed kernel dies with it: ``--die-with-parent``)."""
+    kill_session(process)
     _WORKERS.discard(process)
 
 

@@ -53,12 +53,18 @@ class SeedReport:
     already_cached: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
+        """What a page prints: no folder names (they are the build machine's, not the reader's)."""
         if self.source is None:
-            return f"no local dataset folder: Keras will download into {self.cache_dir} as needed"
+            return "no local dataset folder: Keras will download each dataset the first time it is loaded"
         return (
-            f"Keras dataset cache {self.cache_dir}: {len(self.copied)} copied, "
-            f"{len(self.already_cached)} already there (from {self.source})"
+            f"Keras dataset cache: {len(self.copied)} copied from the local data folder, "
+            f"{len(self.already_cached)} already there"
         )
+
+    def with_folders(self) -> str:
+        """:meth:`__str__` followed by the folders (for ``python -m rnncourse``)."""
+        source = self.source if self.source is not None else "(none)"
+        return f"{self}\n  source: {source}\n  cache:  {self.cache_dir}"
 
 
 def sha256_of(path: Path) -> str:
@@ -295,7 +301,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--source", help="folder holding the Keras dataset files")
     args = parser.parse_args(argv)
     try:
-        print(seed_keras_cache(args.source))
+        print(seed_keras_cache(args.source).with_folders())
     except DatasetError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1

@@ -56,6 +56,16 @@ def results_dir(quick: bool | None = None) -> Path:
     return Path.cwd() / "rnncourse-results" / mode_name(quick)
 
 
+def results_dir_label(quick: bool | None = None) -> str:
+    """:func:`results_dir` as a page shows it: relative to the checkout or the working folder, never
+    the build machine's absolute path."""
+    folder = results_dir(quick)
+    for base in (REPO_ROOT, Path.cwd()):
+        if folder.is_relative_to(base):
+            return str(folder.relative_to(base))
+    return f"${RESULTS_DIR_ENV_VAR}/{mode_name(quick)}"
+
+
 def machine_description() -> str:
     """A short description of the machine that ran the lab, e.g. ``"x86_64, 2 CPU cores, Linux"``."""
     processor = platform.processor() or platform.machine() or "unknown processor"

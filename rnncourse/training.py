@@ -148,6 +148,8 @@ def plot_history(history, title: str = "Training history", best_epoch: int | Non
     """
     import matplotlib.pyplot as plt
 
+    from rnncourse.plotting import label_epochs
+
     values = getattr(history, "history", history)
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.8))
     for ax, metric in zip(axes, ("loss", "accuracy"), strict=True):
@@ -157,7 +159,7 @@ def plot_history(history, title: str = "Training history", best_epoch: int | Non
             ax.plot(epochs, values[f"val_{metric}"], "s--", label=f"validation {metric}")
         if best_epoch is not None:
             ax.axvline(best_epoch, color="grey", linestyle=":", label="best checkpoint")
-        ax.set_xlabel("epoch")
+        label_epochs(ax)
         ax.set_ylabel(metric)
         ax.set_title(metric.capitalize())
         ax.legend()

@@ -9,6 +9,16 @@ import nbformat
 
 HIDDEN_TESTS = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
+#: MyST syntax that plain Jupyter shows as raw text (what the Colab copies and downloads must not hold).
+LEFTOVER_MYST = {
+    "a role such as {term}`...`": re.compile(r"\{[a-z][\w:-]*\}`"),
+    "a directive fence such as :::{admonition}": re.compile(r"^\s*>?\s*(:{3,}|`{3,})\{", re.M),
+    "a directive option such as :class:": re.compile(r"^\s*>?\s*:[a-z-]+:\s", re.M),
+    "a bare closing colon fence :::": re.compile(r"^\s*>?\s*:{3,}\s*$", re.M),
+    "an equation label $$ (label)": re.compile(r"\$\$\s*\([\w-]+\)"),
+    "a target label (label)=": re.compile(r"^\([\w-]+\)=\s*$", re.M),
+}
+
 
 def read(path: Path) -> nbformat.NotebookNode:
     return nbformat.read(path, as_version=4)
@@ -52,4 +62,16 @@ def imported_modules(source: str) -> set[str]:
             found |= {alias.name.split(".")[0] for alias in node.names}
         elif isinstance(node, ast.ImportFrom) and node.level == 0:
             found.add(node.module.split(".")[0])
+    return found
+
+
+def leftover_myst(notebook) -> list[str]:
+    """Each piece of MyST syntax left in the Markdown cells of ``notebook``, with where it is."""
+    found = []
+    for number, cell in enumerate(notebook.cells):
+        if cell.cell_type != "markdown":
+            continue
+        for what, pattern in LEFTOVER_MYST.items():
+            for match in pattern.finditer(cell.source):
+                found.append(f"cell {number}: {what}: {cell.source[match.start() : match.end() + 40]!r}")
     return found

@@ -190,6 +190,24 @@ def test_setup_cell_installs_from_this_repository():
 def test_binder_environment_uses_the_pinned_requirements_and_installs_the_package():
     requirements = (REPO_ROOT / "binder" / "requirements.txt").read_text(encoding="utf-8")
     assert "-r ../requirements.txt" in requirements.splitlines()
+    # Binder's own additions: pinned, and none that requirements.txt already pins (one place per version)
+    own = [
+        line.strip()
+        for line in requirements.splitlines()
+        if line.strip() and not line.startswith(("#", "-r"))
+    ]
+    course = (REPO_ROOT / "requirements.txt").read_text(encoding="utf-8")
+    course_names = {re.split(r"[=<>!~; \[]", line.strip())[0].lower().replace("_", "-")
+                    for line in course.splitlines() if line.strip() and not line.startswith(("#", "-"))}  # fmt: skip
+    for line in own:
+        name = line.split("==")[0].lower().replace("_", "-")
+        assert "==" in line, f"binder/requirements.txt: pin {line!r} (name==version)"
+        assert name not in course_names, (
+            f"binder/requirements.txt repeats {name}, which requirements.txt pins"
+        )
+    assert any(line.startswith("jupyterlab-myst==") for line in own), (
+        "Binder renders MyST with jupyterlab-myst"
+    )
     post_build = REPO_ROOT / "binder" / "postBuild"
     assert post_build.stat().st_mode & 0o111, "binder/postBuild must be executable"
     text = post_build.read_text(encoding="utf-8")

@@ -10,6 +10,7 @@ import re
 
 import jupytext
 import nbformat
+import nbtools
 import pytest
 from book_build import toc_entries
 from prerequisites import REPO_ROOT
@@ -69,3 +70,47 @@ def test_page_runs_every_cell_without_error(quick_book, entry):
     assert not errors, f"{entry} raised:\n" + "\n".join(errors) + f"\n{report[-4000:]}"
     not_run = [index for index, cell in enumerate(code) if cell.get("execution_count") is None]
     assert not not_run, f"{entry}: code cells {not_run} did not run.\n{report[-4000:]}"
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_PAGES)
+def test_the_download_button_notebook_has_plain_markdown(quick_book, entry):
+    """The .ipynb behind the download button keeps its outputs and reads as a plain notebook
+    (book/_ext/plain_downloads.py), like the Colab copy."""
+    download = quick_book.html_dir / "_sources" / f"{entry}.ipynb"
+    assert download.is_file(), f"the built book offers no {entry}.ipynb download"
+    notebook = nbformat.read(download, as_version=4)
+    found = nbtools.leftover_myst(notebook)
+    assert not found, f"{download.name} keeps MyST:\n" + "\n".join(found[:10])
+    # myst-nb writes the outputs into the download when it executes the page, not when it takes the page
+    # from its cache (a rebuild on a developer's machine); CI builds from scratch
+    if f"{entry}.md: Executing notebook" in quick_book.log:
+        assert any(cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code"), (
+            f"{download.name} lost the outputs of the build"
+        )
+
+
+def build_paths() -> list[str]:
+    """Folders of the machine that built the book, which no output may show to a reader."""
+    import os
+    import tempfile
+
+    return sorted(
+        {str(REPO_ROOT), str(REPO_ROOT.parent), tempfile.gettempdir() + "/", os.path.expanduser("~") + "/"}
+    )
+
+
+@pytest.mark.parametrize("entry", NOTEBOOK_PAGES)
+def test_no_output_shows_a_folder_of_the_build_machine(quick_book, entry):
+    if quick_book.executed_dir is None:
+        pytest.skip("the book was given as $COURSE_BOOK_HTML: nothing was executed in this run")
+    notebook = nbformat.read(quick_book.executed_notebook(entry), as_version=4)
+    shown = []
+    for number, cell in enumerate(notebook.cells):
+        for output in cell.get("outputs", []) if cell.cell_type == "code" else []:
+            text = output.get("text", "") + "".join(
+                value
+                for key, value in output.get("data", {}).items()
+                if key.startswith("text/") and isinstance(value, str)
+            )
+            shown += [f"cell {number}: {path}" for path in build_paths() if path in text]
+    assert not shown, f"{entry} prints folders of the build machine:\n" + "\n".join(shown[:10])

@@ -412,3 +412,123 @@ def test_cell_diagrams_load_fit_the_column_and_are_screenshotted(browser, site, 
             served = built_book / box["src"][len(site) :].split("?")[0]
             shutil.copyfile(served, SCREENSHOTS / f"diagram_{name}_{index}{served.suffix}")
     assert not problems, "\n".join(problems)
+
+
+# --------------------------------------------------------------------------------------------------
+# Layout at two widths: a desktop window and a phone
+
+VIEWPORTS = {"desktop": (1280, 1000, False), "phone": (390, 844, True)}  # width, height, mobile
+#: The smallest text a figure may show at 1280 px, in CSS pixels: its font size (the course style)
+#: times the share of its natural width that the column leaves it.
+MIN_FIGURE_TEXT_PX = 10.5
+
+
+def min_figure_scale() -> float:
+    from rnncourse.plotting import COURSE_STYLE
+
+    text_px = COURSE_STYLE["font.size"] * COURSE_STYLE["figure.dpi"] / 72
+    return MIN_FIGURE_TEXT_PX / text_px
+
+
+# Everything inside the article that sticks out of its column without a scroll box between them; code
+# and output blocks whose lines are cut (wider than their box); equation numbers that overlap their
+# equation; figures scaled down so far that their text is unreadable.
+LAYOUT_REPORT = """
+(() => {
+  const column = document.querySelector("article.bd-article") || document.querySelector("main");
+  const box = column.getBoundingClientRect();
+  const describe = el => {
+    const id = el.id ? "#" + el.id : "";
+    const classes = el.classList.length ? "." + [...el.classList].slice(0, 2).join(".") : "";
+    return el.tagName.toLowerCase() + id + classes + " " + JSON.stringify((el.textContent || "").trim().slice(0, 60));
+  };
+  const inScrollBox = el => {
+    for (let e = el.parentElement; e && e !== column; e = e.parentElement) {
+      const overflow = getComputedStyle(e).overflowX;
+      if ((overflow === "auto" || overflow === "scroll") && e.getBoundingClientRect().right <= box.right + 1) return true;
+    }
+    return false;
+  };
+  const visible = el => { const r = el.getBoundingClientRect(); return r.width > 0 && r.height > 0; };
+  const outside = [];
+  for (const el of column.querySelectorAll("*")) {
+    if (!visible(el) || el.closest("mjx-assistive-mml")) continue;  // MathJax's copy for screen readers
+    const r = el.getBoundingClientRect();
+    if ((r.right > box.right + 1 || r.left < box.left - 1) && !inScrollBox(el)) outside.push(describe(el));
+  }
+  // text tables (Keras' model summary, drawn with box characters) scroll in their box instead of wrapping
+  const textTable = pre => /[\u2500-\u257f]/.test(pre.textContent);
+  const cut = [...column.querySelectorAll("pre")].filter(visible)
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1 && !textTable(pre))
+    .map(pre => describe(pre) + ` needs ${pre.scrollWidth} px in ${pre.clientWidth}`);
+  const overlapping = [];
+  for (const number of column.querySelectorAll(".math .eqno")) {
+    const math = number.closest(".math").querySelector("mjx-math");
+    if (!math || !visible(number)) continue;
+    // the part of the equation that shows: a wide one scrolls inside its container
+    const a = number.getBoundingClientRect(), m = math.getBoundingClientRect();
+    const c = math.closest("mjx-container").getBoundingClientRect();
+    const b = {left: Math.max(m.left, c.left), right: Math.min(m.right, c.right), top: m.top, bottom: m.bottom};
+    if (a.left < b.right - 1 && b.left < a.right - 1 && a.top < b.bottom - 1 && b.top < a.bottom - 1)
+      overlapping.push(describe(number));
+  }
+  const figures = [...column.querySelectorAll(".cell_output img")].filter(visible).map(img => ({
+    src: img.currentSrc.split("/").pop(), scale: img.getBoundingClientRect().width / img.naturalWidth,
+  }));
+  const pageOverflow = document.documentElement.scrollWidth - document.documentElement.clientWidth;
+  return {column: box.width, outside, cut, overlapping, figures, pageOverflow};
+})()
+"""
+
+
+def all_pages(html_dir: Path) -> dict[str, str]:
+    """{screenshot name: page path} for every page of _toc.yml, plus the glossary and the bibliography."""
+    entries = list(toc_entries())
+    return {
+        entry.removeprefix("book/").replace("/", "_"): f"{entry}.html"
+        for entry in entries
+        if (html_dir / f"{entry}.html").is_file()
+    }
+
+
+def set_viewport(browser, name: str) -> None:
+    width, height, mobile = VIEWPORTS[name]
+    browser.call(
+        "Emulation.setDeviceMetricsOverride", width=width, height=height, deviceScaleFactor=1, mobile=mobile
+    )
+
+
+@pytest.mark.parametrize("viewport", list(VIEWPORTS))
+def test_every_page_fits_its_column(browser, site, built_book, viewport):
+    """At 1280 px and at 390 px no page sticks out of its column except inside a scroll box, no code or
+    output line is cut, no equation number overlaps its equation, and (at 1280 px) no figure is scaled
+    down so far that its text is under MIN_FIGURE_TEXT_PX. Screenshots: _build/screenshots/<viewport>/<page>.png."""
+    folder = SCREENSHOTS / viewport
+    folder.mkdir(parents=True, exist_ok=True)
+    problems = []
+    pages = all_pages(built_book)
+    assert len(pages) == len(list(toc_entries())), "a page of _toc.yml was not built"
+    set_viewport(browser, viewport)
+    try:
+        for name, path in pages.items():
+            browser.open(site + path)
+            assert browser.evaluate(WAIT_FOR_MATHJAX) == "ok", f"{path}: MathJax did not start"
+            report = browser.evaluate(LAYOUT_REPORT)
+            shot = browser.call("Page.captureScreenshot", format="png", captureBeyondViewport=False)
+            (folder / f"{name}.png").write_bytes(base64.b64decode(shot["data"]))
+            where = f"{path} at {VIEWPORTS[viewport][0]} px:"
+            if report["pageOverflow"] > 1:
+                problems.append(f"{where} the page scrolls sideways by {report['pageOverflow']} px")
+            problems += [f"{where} outside the column: {item}" for item in report["outside"][:5]]
+            problems += [f"{where} line cut: {item}" for item in report["cut"][:5]]
+            problems += [f"{where} equation number overlaps: {item}" for item in report["overlapping"]]
+            if viewport == "desktop":
+                problems += [
+                    f"{where} figure {figure['src']} shown at {figure['scale']:.2f} of its size"
+                    for figure in report["figures"]
+                    if figure["scale"] < min_figure_scale()
+                ]
+    finally:
+        browser.call("Emulation.clearDeviceMetricsOverride")
+    assert not problems, "\n".join(problems)
+    assert len(list(folder.glob("*.png"))) == len(pages)

@@ -128,27 +128,11 @@ def test_the_book_address_follows_from_the_repository(tmp_path, repository, book
 # ------------------------------------------------------------------------------------------------
 # The Colab copies read as plain notebooks
 
-LEFTOVER_MYST = {
-    "a role such as {term}`...`": re.compile(r"\{[a-z][\w:-]*\}`"),
-    "a directive fence such as :::{admonition}": re.compile(r"^\s*>?\s*(:{3,}|`{3,})\{", re.M),
-    "a directive option such as :class:": re.compile(r"^\s*>?\s*:[a-z-]+:\s", re.M),
-    "a bare closing colon fence :::": re.compile(r"^\s*>?\s*:{3,}\s*$", re.M),
-    "an equation label $$ (label)": re.compile(r"\$\$\s*\([\w-]+\)"),
-    "a target label (label)=": re.compile(r"^\([\w-]+\)=\s*$", re.M),
-}
-
 
 @pytest.mark.parametrize("copy", COPIES, ids=rel)
 def test_colab_copy_markdown_holds_no_myst(copy):
     assert copy.is_file(), f"{rel(copy)} is missing: run `make notebooks`"
-    notebook = nbformat.read(copy, as_version=4)
-    found = []
-    for number, cell in enumerate(notebook.cells):
-        if cell.cell_type != "markdown":
-            continue
-        for what, pattern in LEFTOVER_MYST.items():
-            for match in pattern.finditer(cell.source):
-                found.append(f"cell {number}: {what}: {cell.source[match.start() : match.end() + 40]!r}")
+    found = nbtools.leftover_myst(nbformat.read(copy, as_version=4))
     assert not found, f"{rel(copy)} (run `make notebooks`):\n" + "\n".join(found[:20])
 
 

@@ -88,6 +88,10 @@ def test_plot_history_has_two_labelled_subplots():
     assert loss_ax.get_xlabel() == acc_ax.get_xlabel() == "epoch"
     assert [line.get_label() for line in acc_ax.get_lines()][:2] == ["train accuracy", "validation accuracy"]
     assert loss_ax.get_title() == "Loss" and acc_ax.get_title() == "Accuracy"
+    fig.canvas.draw()
+    for ax in fig.axes:  # two epochs: Matplotlib alone would tick 1.0, 1.2, ... 2.0
+        ticks = [tick for tick in ax.get_xticks() if ax.get_xlim()[0] <= tick <= ax.get_xlim()[1]]
+        assert ticks and all(float(tick).is_integer() for tick in ticks), ticks
 
 
 def test_the_evaluated_model_is_the_best_epoch_not_the_last(checkpoints):

@@ -25,6 +25,10 @@ import sys
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
 
 #: The files ``keras.datasets.imdb`` / ``reuters`` download, with their sha256.
 KERAS_DATASET_FILES = {
@@ -239,43 +243,49 @@ def text_path(name: str, cache_dir: str | os.PathLike | None = None) -> Path:
     """
     if name not in TEXT_FILES:
         raise DatasetError(f"unknown text {name!r}: choose one of {', '.join(sorted(TEXT_FILES))}")
-    text = TEXT_FILES[name]
-    folder = find_text_dir()
+    return _verified_file(TEXT_FILES[name], find_text_dir(), TEXT_DIR_ENV_VAR, cache_dir, "text")
+
+
+def _verified_file(
+    entry: TextFile, folder: Path | None, env_var: str, cache_dir: str | os.PathLike | None, subdir: str
+) -> Path:
+    """``entry``'s file in ``folder`` (checked), or in the cache (``<Keras cache>/<subdir>`` unless
+    ``cache_dir``), downloaded from its URL when missing or corrupt. Raises DatasetError."""
     if folder is not None:
-        path = folder / text.filename
+        path = folder / entry.filename
         if not path.is_file():
             raise DatasetError(
-                f"{text.filename} is missing from {folder}. Download it from {text.url} into that folder, "
-                f"or unset {TEXT_DIR_ENV_VAR} to let the course download it."
+                f"{entry.filename} is missing from {folder}. Download it from {entry.url} into that folder, "
+                f"or unset {env_var} to let the course download it."
             )
         actual = sha256_of(path)
-        if actual != text.sha256:
+        if actual != entry.sha256:
             raise DatasetError(
-                f"{path} is corrupt: its sha256 is {actual[:12]}..., expected {text.sha256[:12]}.... "
-                f"Replace it with an intact copy from {text.url}, then run the cell again."
+                f"{path} is corrupt: its sha256 is {actual[:12]}..., expected {entry.sha256[:12]}.... "
+                f"Replace it with an intact copy from {entry.url}, then run the cell again."
             )
         return path
-    cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir() / "text"
-    path = cache / text.filename
-    if path.is_file() and sha256_of(path) == text.sha256:
+    cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir() / subdir
+    path = cache / entry.filename
+    if path.is_file() and sha256_of(path) == entry.sha256:
         return path
     cache.mkdir(parents=True, exist_ok=True)
-    partial = cache / f".{text.filename}.partial-{os.getpid()}"
+    partial = cache / f".{entry.filename}.partial-{os.getpid()}"
     try:
-        _download(text.url, partial)
+        _download(entry.url, partial)
     except OSError as error:
         partial.unlink(missing_ok=True)
         raise DatasetError(
-            f"could not download {text.filename} from {text.url} ({error}). Connect to the internet, or "
-            f"put the file in a folder and point {TEXT_DIR_ENV_VAR} at it."
+            f"could not download {entry.filename} from {entry.url} ({error}). Connect to the internet, or "
+            f"put the file in a folder and point {env_var} at it."
         ) from error
     actual = sha256_of(partial)
-    if actual != text.sha256:
+    if actual != entry.sha256:
         partial.unlink()
         raise DatasetError(
-            f"the download of {text.filename} from {text.url} is corrupt: its sha256 is {actual[:12]}..., "
-            f"expected {text.sha256[:12]}.... Try again, or put an intact copy in a folder and point "
-            f"{TEXT_DIR_ENV_VAR} at it."
+            f"the download of {entry.filename} from {entry.url} is corrupt: its sha256 is {actual[:12]}..., "
+            f"expected {entry.sha256[:12]}.... Try again, or put an intact copy in a folder and point "
+            f"{env_var} at it."
         )
     os.replace(partial, path)
     return path
@@ -289,6 +299,80 @@ def load_text(name: str, cache_dir: str | os.PathLike | None = None) -> str:
     See :func:`text_path` for where it is read from. Raises DatasetError as that function does.
     """
     return text_path(name, cache_dir).read_text(encoding="utf-8")
+
+
+# --- Daily stock prices (the seminar's Starbucks forecaster) -----------------------------------------
+
+#: The price tables :func:`load_prices` knows, by name (Yahoo Finance's CSV layout).
+STOCK_FILES = {
+    # the exact file of the seminar's source book (253 trading days, 2019-12-11 to 2020-12-10)
+    "SBUX": TextFile(
+        "SBUX.csv",
+        "4293b10a3bc217bcc3bd02dd2032b0e1224a61c75bf943cb909aca9a65cb093c",
+        "https://raw.githubusercontent.com/gilbutITbook/080289/HEAD/chap07/data/SBUX.csv",
+    ),
+    # the full daily history from the 1992 listing (split-adjusted), 7,170 days to 2020-12-11
+    "SBUX_long": TextFile(
+        "SBUX_long.csv",
+        "0aab3561f0c24bb400dcedf484d704a473b9cef42d67b03189283a14ec3acb74",
+        "https://raw.githubusercontent.com/Bluefin-Tuna/Yahoo-Finance-Historical-Data/HEAD/SBUX.csv",
+    ),
+}
+STOCK_DIR_ENV_VAR = "COURSE_STOCK_DIR"
+SHARED_STOCK_DIR = REPO_ROOT.parent / "shared" / "datasets" / "stocks"
+
+
+def find_stock_dir() -> Path | None:
+    """The folder of local price tables: ``$COURSE_STOCK_DIR``, else ``../shared/datasets/stocks``."""
+    if os.environ.get(STOCK_DIR_ENV_VAR):
+        folder = Path(os.environ[STOCK_DIR_ENV_VAR]).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(
+                f"${STOCK_DIR_ENV_VAR} ({folder}) is not a folder; unset it to download the prices."
+            )
+        return folder
+    return SHARED_STOCK_DIR if SHARED_STOCK_DIR.is_dir() else None
+
+
+@dataclass(frozen=True)
+class PriceTable:
+    """Daily prices, one entry per trading day, oldest first: ``dates`` (T,) datetime64[D], the other
+    fields (T,) float64 in dollars (``volume`` in shares)."""
+
+    dates: "np.ndarray"
+    open: "np.ndarray"
+    high: "np.ndarray"
+    low: "np.ndarray"
+    close: "np.ndarray"
+    adj_close: "np.ndarray"
+    volume: "np.ndarray"
+
+
+def load_prices(name: str, cache_dir: str | os.PathLike | None = None) -> PriceTable:
+    """The price table ``name`` ("SBUX" or "SBUX_long", see :data:`STOCK_FILES`), from a verified file.
+
+    Read from ``$COURSE_STOCK_DIR`` or ``../shared/datasets/stocks``, else downloaded (as for
+    :func:`text_path`). Raises DatasetError for an unknown name or a missing or corrupt file.
+    """
+    import csv
+
+    import numpy as np
+
+    if name not in STOCK_FILES:
+        raise DatasetError(f"unknown price table {name!r}: choose one of {', '.join(sorted(STOCK_FILES))}")
+    path = _verified_file(STOCK_FILES[name], find_stock_dir(), STOCK_DIR_ENV_VAR, cache_dir, "stocks")
+    with open(path, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    number = lambda column: np.array([float(row[column]) for row in rows])  # noqa: E731
+    return PriceTable(
+        dates=np.array([row["Date"] for row in rows], dtype="datetime64[D]"),
+        open=number("Open"),
+        high=number("High"),
+        low=number("Low"),
+        close=number("Close"),
+        adj_close=number("Adj Close"),
+        volume=number("Volume"),
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -87,6 +87,19 @@ def _texts_problem() -> str | None:
     return f"{folder} lacks {', '.join(missing)}" if missing else None
 
 
+def _stocks_problem() -> str | None:
+    from rnncourse.data import STOCK_DIR_ENV_VAR, STOCK_FILES, DatasetError, find_stock_dir
+
+    try:
+        folder = find_stock_dir()
+    except DatasetError as error:
+        return str(error)
+    if folder is None:
+        return f"no local price folder (${STOCK_DIR_ENV_VAR} unset and ../shared/datasets/stocks absent)"
+    missing = [table.filename for table in STOCK_FILES.values() if not (folder / table.filename).is_file()]
+    return f"{folder} lacks {', '.join(missing)}" if missing else None
+
+
 def _missing_tool(name: str, found: object) -> str | None:
     return None if found else f"{name} is not installed"
 
@@ -141,6 +154,11 @@ PREREQUISITES = {
             _texts_problem,
             "put timemachine.txt and tinyshakespeare.txt in ../shared/datasets/text or point "
             "COURSE_TEXT_DIR at them",
+        ),
+        Prerequisite(
+            "stocks",
+            _stocks_problem,
+            "put SBUX.csv and SBUX_long.csv in ../shared/datasets/stocks or point COURSE_STOCK_DIR at them",
         ),
     )
 }

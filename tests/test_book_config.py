@@ -140,6 +140,10 @@ def build_mini_book(folder: Path, extra_cell: str = "") -> tuple[subprocess.Comp
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, folder / relative)
     shutil.copytree(REPO_ROOT / "book" / "_static", folder / "book" / "_static", dirs_exist_ok=True)
+    for path in CONFIG["sphinx"].get("local_extensions", {}).values():  # the book's own Sphinx extensions
+        shutil.copytree(
+            REPO_ROOT / path, folder / path, dirs_exist_ok=True, ignore=shutil.ignore_patterns("__pycache__")
+        )
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/page\n", encoding="utf-8")
     key = sorted(bib_keys())[0]
     (folder / "book" / "page.md").write_text(MINI_PAGE.replace("BIBKEY", key) + extra_cell, encoding="utf-8")

@@ -13,7 +13,12 @@ from rnncourse import results
 from rnncourse.seeding import DEFAULT_SEED
 
 LAB_PAGES = ["imdb_simple_rnn_lstm", "imdb_bidirectional", "reuters"]  # the labs that train and record
-ALL_PAGES = ["labs/imdb_data", *(f"labs/{name}" for name in LAB_PAGES), "results/model_comparison"]
+ALL_PAGES = [
+    "labs/imdb_data",
+    *(f"labs/{name}" for name in LAB_PAGES),
+    "labs/starbucks_forecast",
+    "results/model_comparison",
+]
 
 
 def code_of(repo_root, page):

@@ -1,9 +1,10 @@
 """The student's path: the course runs from its package alone, in an environment like Colab's.
 
 A clean virtual environment is made from the base interpreter (no ``--system-site-packages``) with
-only what Colab preinstalls: TensorFlow, Keras, NumPy, Matplotlib and ipykernel, at the versions of
-``requirements-lock.txt`` (pip takes them from the wheels ``make venv`` already downloaded). Nothing
-of this repository is on its path: the course package is built into a wheel here and installed by
+only what Colab preinstalls: TensorFlow, Keras, NumPy, Matplotlib, ipykernel and pip, with everything
+they require, at the versions of ``requirements-lock.txt``: the files those distributions installed in the
+course's environment (their RECORDs) are linked into the clean one, which is what pip would unpack from
+the same wheels, in seconds instead of a minute. Nothing of this repository is on its path: the course package is built into a wheel here and installed by
 the notebooks' own install cell, with its ``git+URL`` replaced by that wheel. Then, in a kernel of
 that environment, in a folder outside the repository, quick mode, data from ``$COURSE_DATA_DIR``:
 
@@ -48,6 +49,38 @@ CELL_TIMEOUT = 300  # seconds for one cell
 INSTALL_SPEC = re.compile(r"rnncourse @ git\+[^\"'\s]+")
 
 
+def colab_distributions() -> list:
+    """The installed distributions of :data:`COLAB_PREINSTALLED` and pip, with everything they require."""
+    from importlib import metadata
+
+    from packaging.requirements import Requirement
+    from packaging.utils import canonicalize_name
+
+    found, wanted = {}, [*COLAB_PREINSTALLED, "pip"]
+    while wanted:
+        name = canonicalize_name(wanted.pop())
+        if name in found:
+            continue
+        found[name] = distribution = metadata.distribution(name)
+        for line in distribution.requires or []:
+            requirement = Requirement(line)
+            if requirement.marker is None or requirement.marker.evaluate({"extra": ""}):
+                wanted.append(requirement.name)
+    return list(found.values())
+
+
+def mirror(distribution, site_packages: Path) -> None:
+    """Link every file that ``distribution`` installed into site-packages (its RECORD) into another one."""
+    source = Path(distribution.locate_file(""))
+    for file in distribution.files or []:
+        if file.parts[0] == "..":  # scripts in bin/: the kernel needs none
+            continue
+        target = site_packages / file
+        if not target.exists():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.symlink_to(source / file)
+
+
 def run(*command, **kwargs) -> subprocess.CompletedProcess:
     """Run a command; on failure the assertion shows its output."""
     result = subprocess.run([str(part) for part in command], capture_output=True, text=True, **kwargs)
@@ -79,9 +112,10 @@ class CleanEnvironment:
         run(sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
             "--wheel-dir", self.dist, source)  # fmt: skip
         base_python = getattr(sys, "_base_executable", None) or sys.executable
-        run(base_python, "-m", "venv", self.prefix)
-        run(self.python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-compile",
-            "-c", REPO_ROOT / "requirements-lock.txt", *COLAB_PREINSTALLED)  # fmt: skip
+        run(base_python, "-m", "venv", "--without-pip", self.prefix)
+        (site_packages,) = self.prefix.glob("lib/python3*/site-packages")
+        for distribution in colab_distributions():
+            mirror(distribution, site_packages)
         spec = self.kernels / "colab-like"
         spec.mkdir(parents=True)
         argv = [str(self.python), "-m", "ipykernel_launcher", "-f", "{connection_file}"]

@@ -1,0 +1,88 @@
+"""Daily prices for the forecasting lab: read from a verified local file, else downloaded (here: a fake
+downloader) and verified; the parsed tables hold what the files hold."""
+
+import hashlib
+
+import numpy as np
+import pytest
+
+from rnncourse import data
+from rnncourse.data import STOCK_FILES, DatasetError, load_prices
+
+FAKE_CSV = (
+    "Date,Open,High,Low,Close,Adj Close,Volume\n"
+    "2020-01-02,1.0,2.0,0.5,1.5,1.4,100\n"
+    "2020-01-03,1.5,2.5,1.0,2.0,1.9,200"  # no newline at the end, as in the seminar's file
+)
+
+
+@pytest.fixture
+def fake_table(monkeypatch, tmp_path):
+    """ "SBUX" becomes a two-day table that only a (fake) download provides; returns the URLs fetched."""
+    monkeypatch.delenv(data.STOCK_DIR_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "SHARED_STOCK_DIR", tmp_path / "no-shared-folder")
+    blob = FAKE_CSV.encode()
+    original = STOCK_FILES["SBUX"]
+    monkeypatch.setitem(
+        STOCK_FILES, "SBUX", data.TextFile(original.filename, hashlib.sha256(blob).hexdigest(), original.url)
+    )
+    calls, payload = [], [blob]
+
+    def download(url, target):
+        calls.append(url)
+        target.write_bytes(payload[0])
+
+    monkeypatch.setattr(data, "_download", download)
+    return calls, payload
+
+
+def test_every_table_has_a_sha256_and_a_public_url():
+    assert set(STOCK_FILES) == {"SBUX", "SBUX_long"}
+    for table in STOCK_FILES.values():
+        assert (
+            len(table.sha256) == 64 and table.url.startswith("https://") and table.filename.endswith(".csv")
+        )
+
+
+@pytest.mark.needs("stocks")
+def test_the_shared_tables_are_the_seminars_year_and_the_whole_history():
+    seminar, history = load_prices("SBUX"), load_prices("SBUX_long")
+    assert len(seminar.dates) == 253 and str(seminar.dates[0]) == "2019-12-11"
+    assert str(seminar.dates[-1]) == "2020-12-10"
+    assert len(history.dates) == 7170 and str(history.dates[0]) == "1992-06-26"
+    assert np.all(np.diff(history.dates.astype("int64")) > 0), "dates must increase"
+    # on the shared days the closes are identical (the long file's volumes carry later revisions)
+    shared = np.isin(history.dates, seminar.dates)
+    assert shared.sum() == 253 and np.array_equal(history.close[shared], seminar.close)
+    assert seminar.close[0] == pytest.approx(86.589996)
+    assert np.all(seminar.low <= seminar.close) and np.all(seminar.close <= seminar.high)
+
+
+def test_without_a_folder_the_table_is_downloaded_verified_and_parsed(fake_table, tmp_path):
+    calls, _ = fake_table
+    table = load_prices("SBUX", cache_dir=tmp_path / "cache")
+    assert calls == [STOCK_FILES["SBUX"].url]
+    assert table.dates.dtype == np.dtype("datetime64[D]") and list(table.close) == [1.5, 2.0]
+    assert list(table.volume) == [100.0, 200.0] and list(table.adj_close) == [1.4, 1.9]
+    load_prices("SBUX", cache_dir=tmp_path / "cache")
+    assert len(calls) == 1, "a verified cached copy is not downloaded again"
+
+
+def test_a_corrupt_download_is_refused_and_not_kept(fake_table, tmp_path):
+    _, payload = fake_table
+    payload[0] = FAKE_CSV.replace("2.0,1.9", "9.0,1.9").encode()
+    with pytest.raises(DatasetError, match="corrupt"):
+        load_prices("SBUX", cache_dir=tmp_path / "cache")
+    assert not any((tmp_path / "cache").iterdir())
+
+
+def test_a_corrupt_local_file_and_an_unknown_name_get_clear_errors(monkeypatch, tmp_path):
+    (tmp_path / "SBUX.csv").write_text(FAKE_CSV)
+    monkeypatch.setenv(data.STOCK_DIR_ENV_VAR, str(tmp_path))
+    with pytest.raises(DatasetError, match="SBUX.csv is corrupt"):
+        load_prices("SBUX")
+    with pytest.raises(DatasetError, match="unknown price table 'AAPL'"):
+        load_prices("AAPL")
+    monkeypatch.setenv(data.STOCK_DIR_ENV_VAR, str(tmp_path / "missing"))
+    with pytest.raises(DatasetError, match="is not a folder"):
+        load_prices("SBUX")

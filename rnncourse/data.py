@@ -375,6 +375,68 @@ def load_prices(name: str, cache_dir: str | os.PathLike | None = None) -> PriceT
     )
 
 
+# --- The raw IMDB reviews (aclImdb), for pipelines that start from text ---------------------------------
+
+#: The course's copy of the Large Movie Review Dataset: the official split (train/ and test/, pos/ and neg/),
+#: repacked without train/unsup. Its URL is Stanford's archive, which holds the same reviews.
+IMDB_RAW_LOCAL = TextFile(
+    "aclImdb_v1_labeled.tar.gz",
+    "69d67dc228177f8465f7355a7ba792f8badb395005c733a140fd565027025ce9",
+    "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+)
+#: Stanford's archive, downloaded where no local copy is found (it also holds train/unsup).
+IMDB_RAW_DOWNLOAD = TextFile(
+    "aclImdb_v1.tar.gz",
+    "c40f74a18d3b61f90feba1e17730e0d38e8b97c05fde7008942e91923d1658fe",
+    "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz",
+)
+IMDB_RAW_DIR_ENV_VAR = "COURSE_IMDB_RAW_DIR"
+SHARED_IMDB_RAW_DIR = REPO_ROOT.parent / "shared" / "datasets" / "imdb_raw"
+
+
+def find_imdb_raw_dir() -> Path | None:
+    """The folder of the local archive: ``$COURSE_IMDB_RAW_DIR``, else ``../shared/datasets/imdb_raw``."""
+    if os.environ.get(IMDB_RAW_DIR_ENV_VAR):
+        folder = Path(os.environ[IMDB_RAW_DIR_ENV_VAR]).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(
+                f"${IMDB_RAW_DIR_ENV_VAR} ({folder}) is not a folder; unset it to download the reviews."
+            )
+        return folder
+    return SHARED_IMDB_RAW_DIR if SHARED_IMDB_RAW_DIR.is_dir() else None
+
+
+def imdb_raw_dir(cache_dir: str | os.PathLike | None = None) -> Path:
+    """The extracted ``aclImdb`` folder (``train/pos``, ``train/neg``, ``test/pos``, ``test/neg``, one review
+    per file), ready for ``keras.utils.text_dataset_from_directory(folder / "train", class_names=["neg", "pos"])``.
+
+    The archive is the verified local copy (``$COURSE_IMDB_RAW_DIR`` or ``../shared/datasets/imdb_raw``),
+    else Stanford's, downloaded and verified. It is extracted once, into ``<cache_dir>`` (default:
+    ``aclImdb/`` in Keras' dataset cache). Raises DatasetError for a missing or corrupt archive.
+    """
+    import tarfile
+
+    folder = find_imdb_raw_dir()
+    cache = Path(cache_dir) if cache_dir is not None else keras_cache_dir() / "aclImdb"
+    if folder is not None:
+        entry, archive = (
+            IMDB_RAW_LOCAL,
+            _verified_file(IMDB_RAW_LOCAL, folder, IMDB_RAW_DIR_ENV_VAR, None, ""),
+        )
+    else:
+        entry = IMDB_RAW_DOWNLOAD
+        archive = _verified_file(entry, None, IMDB_RAW_DIR_ENV_VAR, cache, "aclImdb")
+    target = cache / f"extracted-{entry.sha256[:12]}"
+    if not (target / "aclImdb" / "test" / "pos").is_dir():
+        partial = cache / f".extracting-{os.getpid()}"
+        shutil.rmtree(partial, ignore_errors=True)
+        with tarfile.open(archive) as reviews:
+            reviews.extractall(partial, filter="data")
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(partial, target)
+    return target / "aclImdb"
+
+
 def main(argv: list[str] | None = None) -> int:
     """``python -m rnncourse [--source DIR]``: seed the cache and print what was done."""
     import argparse

@@ -100,6 +100,20 @@ def _stocks_problem() -> str | None:
     return f"{folder} lacks {', '.join(missing)}" if missing else None
 
 
+def _imdb_raw_problem() -> str | None:
+    from rnncourse.data import IMDB_RAW_DIR_ENV_VAR, IMDB_RAW_LOCAL, DatasetError, find_imdb_raw_dir
+
+    try:
+        folder = find_imdb_raw_dir()
+    except DatasetError as error:
+        return str(error)
+    if folder is None:
+        return f"no local folder of raw reviews (${IMDB_RAW_DIR_ENV_VAR} unset and ../shared/datasets/imdb_raw absent)"
+    return (
+        None if (folder / IMDB_RAW_LOCAL.filename).is_file() else f"{folder} lacks {IMDB_RAW_LOCAL.filename}"
+    )
+
+
 def _missing_tool(name: str, found: object) -> str | None:
     return None if found else f"{name} is not installed"
 
@@ -159,6 +173,11 @@ PREREQUISITES = {
             "stocks",
             _stocks_problem,
             "put SBUX.csv and SBUX_long.csv in ../shared/datasets/stocks or point COURSE_STOCK_DIR at them",
+        ),
+        Prerequisite(
+            "imdb-raw",
+            _imdb_raw_problem,
+            "put aclImdb_v1_labeled.tar.gz in ../shared/datasets/imdb_raw or point COURSE_IMDB_RAW_DIR at it",
         ),
     )
 }

@@ -15,7 +15,7 @@ import pytest
 from book_build import toc_entries
 from prerequisites import REPO_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs("jupyter-book", "datasets", "texts", "stocks")]
+pytestmark = [pytest.mark.slow, pytest.mark.needs("jupyter-book", "datasets", "texts", "stocks", "imdb-raw")]
 
 
 def is_notebook_page(entry: str) -> bool:

@@ -6,7 +6,7 @@ they require, at the versions of ``requirements-lock.txt``: the files those dist
 course's environment (their RECORDs) are linked into the clean one, which is what pip would unpack from
 the same wheels, in seconds instead of a minute. Nothing of this repository is on its path: the course package is built into a wheel here and installed by
 the notebooks' own install cell, with its ``git+URL`` replaced by that wheel. Then, in a kernel of
-that environment, in a folder outside the repository, quick mode, data from ``$COURSE_DATA_DIR``:
+that environment, in a folder outside the repository, quick mode, data from ``$COURSE_DATA_DIR`` (and the texts' and raw reviews' folders):
 
 * two Colab copies run from top to bottom: a theory chapter and a lab;
 * one assignment release runs with the solution's answers in its answer cells, visible tests included.
@@ -32,7 +32,7 @@ import nbformat
 import pytest
 from prerequisites import REPO_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs("datasets", "texts")]
+pytestmark = [pytest.mark.slow, pytest.mark.needs("datasets", "texts", "imdb-raw")]
 
 #: What Colab preinstalls, as the lock names it on Linux x86_64 (see the module docstring).
 COLAB_PREINSTALLED = ["tensorflow-cpu", "keras", "numpy", "matplotlib", "ipykernel"]
@@ -134,7 +134,7 @@ class CleanEnvironment:
 
     def environment(self) -> dict[str, str]:
         """What the kernel sees: the clean venv first on PATH, quick mode, local data, pip offline."""
-        from rnncourse.data import find_source_dir, find_text_dir
+        from rnncourse.data import find_imdb_raw_dir, find_source_dir, find_text_dir
 
         keep = {name: os.environ[name] for name in ("HOME", "LANG", "TMPDIR") if name in os.environ}
         return keep | {
@@ -143,6 +143,7 @@ class CleanEnvironment:
             "COURSE_QUICK": "1",
             "COURSE_DATA_DIR": str(find_source_dir()),
             "COURSE_TEXT_DIR": str(find_text_dir()),
+            "COURSE_IMDB_RAW_DIR": str(find_imdb_raw_dir()),
             "KERAS_HOME": str(self.root / "keras-home"),
             "MPLBACKEND": "Agg",
             "PIP_NO_INDEX": "1",

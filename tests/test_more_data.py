@@ -1,5 +1,6 @@
-"""Daily prices for the forecasting lab: read from a verified local file, else downloaded (here: a fake
-downloader) and verified; the parsed tables hold what the files hold."""
+"""Price tables (the forecasting lab) and the raw IMDB reviews (the IMDB data lab): read from a verified
+local file, else downloaded (here: a fake downloader) and verified; the parsed tables hold what the files
+hold, and the reviews' archive is extracted once."""
 
 import hashlib
 
@@ -86,3 +87,71 @@ def test_a_corrupt_local_file_and_an_unknown_name_get_clear_errors(monkeypatch, 
     monkeypatch.setenv(data.STOCK_DIR_ENV_VAR, str(tmp_path / "missing"))
     with pytest.raises(DatasetError, match="is not a folder"):
         load_prices("SBUX")
+
+
+# --------------------------------------------------------------------------------------------------
+# The raw IMDB reviews (the IMDB data lab's raw-text pipeline)
+
+
+def test_the_raw_reviews_archives_have_sha256s_and_stanfords_url():
+    for entry in (data.IMDB_RAW_LOCAL, data.IMDB_RAW_DOWNLOAD):
+        assert len(entry.sha256) == 64 and entry.filename.endswith(".tar.gz")
+        assert entry.url == "https://ai.stanford.edu/~amaas/data/sentiment/aclImdb_v1.tar.gz"
+
+
+def tiny_archive(path, reviews: dict[str, str]) -> bytes:
+    """A .tar.gz holding aclImdb/<relative path> for each review; returns its bytes."""
+    import io
+    import tarfile
+
+    with tarfile.open(path, "w:gz") as archive:
+        for relative, text in reviews.items():
+            blob = text.encode()
+            info = tarfile.TarInfo(f"aclImdb/{relative}")
+            info.size = len(blob)
+            archive.addfile(info, io.BytesIO(blob))
+    return path.read_bytes()
+
+
+REVIEWS = {
+    "train/pos/0_9.txt": "A fine film.",
+    "train/neg/0_1.txt": "Dull.",
+    "test/pos/0_10.txt": "Superb.",
+    "test/neg/0_2.txt": "Awful.",
+}
+
+
+def test_without_a_local_archive_stanfords_is_downloaded_verified_and_extracted_once(monkeypatch, tmp_path):
+    monkeypatch.delenv(data.IMDB_RAW_DIR_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "SHARED_IMDB_RAW_DIR", tmp_path / "no-shared-folder")
+    blob = tiny_archive(tmp_path / "stanford.tar.gz", REVIEWS)
+    original = data.IMDB_RAW_DOWNLOAD
+    monkeypatch.setattr(
+        data,
+        "IMDB_RAW_DOWNLOAD",
+        data.TextFile(original.filename, hashlib.sha256(blob).hexdigest(), original.url),
+    )
+    calls = []
+    monkeypatch.setattr(data, "_download", lambda url, target: (calls.append(url), target.write_bytes(blob)))
+    folder = data.imdb_raw_dir(cache_dir=tmp_path / "cache")
+    assert calls == [original.url]
+    assert (folder / "train" / "pos" / "0_9.txt").read_text() == "A fine film."
+    assert sorted(p.name for p in (folder / "test").iterdir()) == ["neg", "pos"]
+    (folder / "train" / "pos" / "0_9.txt").write_text("kept")
+    assert data.imdb_raw_dir(cache_dir=tmp_path / "cache") == folder and len(calls) == 1
+    assert (folder / "train" / "pos" / "0_9.txt").read_text() == "kept", "extracted once, not again"
+
+
+def test_a_corrupt_local_archive_is_refused_by_name(monkeypatch, tmp_path):
+    tiny_archive(tmp_path / data.IMDB_RAW_LOCAL.filename, REVIEWS)
+    monkeypatch.setenv(data.IMDB_RAW_DIR_ENV_VAR, str(tmp_path))
+    with pytest.raises(DatasetError, match="aclImdb_v1_labeled.tar.gz is corrupt"):
+        data.imdb_raw_dir(cache_dir=tmp_path / "cache")
+
+
+@pytest.mark.needs("imdb-raw")
+def test_the_shared_archive_holds_the_official_split(tmp_path):
+    folder = data.imdb_raw_dir(cache_dir=tmp_path / "cache")
+    for part in ("train", "test"):
+        for label in ("pos", "neg"):
+            assert sum(1 for _ in (folder / part / label).iterdir()) == 12_500, (part, label)

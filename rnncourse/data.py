@@ -13,7 +13,10 @@ With none of them, it does nothing and Keras downloads as usual (students on Col
 
 Texts for character-level language models (:func:`load_text`) are read the same way, from
 ``$COURSE_TEXT_DIR`` or ``../shared/datasets/text``, else downloaded from their public URL into Keras'
-cache; every file is checked against its sha256.
+cache; every file is checked against its sha256. So are the forecasting lab's price tables
+(:func:`load_prices`: ``$COURSE_STOCK_DIR`` or ``../shared/datasets/stocks``) and the archive of the raw
+IMDB reviews (:func:`imdb_raw_dir`: ``$COURSE_IMDB_RAW_DIR`` or ``../shared/datasets/imdb_raw``, else
+Stanford's archive), which is extracted once.
 
 Command line: ``python -m rnncourse [--source DIR]``.
 """
@@ -205,21 +208,30 @@ TEXT_DIR_ENV_VAR = "COURSE_TEXT_DIR"
 SHARED_TEXT_DIR = REPO_ROOT.parent / "shared" / "datasets" / "text"
 
 
+def _local_folder(env_var: str, shared: Path, files: list[str], what: str) -> Path | None:
+    """``$env_var`` if set (it must be a folder), else ``shared`` if it exists, else None.
+
+    Raises DatasetError naming the variable, the ``files`` it should hold and how to download ``what``.
+    """
+    if os.environ.get(env_var):
+        folder = Path(os.environ[env_var]).expanduser()
+        if not folder.is_dir():
+            raise DatasetError(
+                f"${env_var} ({folder}) is not a folder. Point it at a folder holding {', '.join(files)}, "
+                f"or unset it to download the {what}."
+            )
+        return folder
+    return shared if shared.is_dir() else None
+
+
 def find_text_dir() -> Path | None:
     """The folder of local texts: ``$COURSE_TEXT_DIR``, else ``../shared/datasets/text`` if it exists.
 
     Returns None when neither is there (then :func:`text_path` downloads). Raises DatasetError when
     ``$COURSE_TEXT_DIR`` names something that is not a folder.
     """
-    if os.environ.get(TEXT_DIR_ENV_VAR):
-        folder = Path(os.environ[TEXT_DIR_ENV_VAR]).expanduser()
-        if not folder.is_dir():
-            raise DatasetError(
-                f"${TEXT_DIR_ENV_VAR} ({folder}) is not a folder. Point it at a folder holding "
-                f"{', '.join(t.filename for t in TEXT_FILES.values())}, or unset it to download the texts."
-            )
-        return folder
-    return SHARED_TEXT_DIR if SHARED_TEXT_DIR.is_dir() else None
+    files = [text.filename for text in TEXT_FILES.values()]
+    return _local_folder(TEXT_DIR_ENV_VAR, SHARED_TEXT_DIR, files, "texts")
 
 
 def _download(url: str, target: Path) -> None:
@@ -324,14 +336,8 @@ SHARED_STOCK_DIR = REPO_ROOT.parent / "shared" / "datasets" / "stocks"
 
 def find_stock_dir() -> Path | None:
     """The folder of local price tables: ``$COURSE_STOCK_DIR``, else ``../shared/datasets/stocks``."""
-    if os.environ.get(STOCK_DIR_ENV_VAR):
-        folder = Path(os.environ[STOCK_DIR_ENV_VAR]).expanduser()
-        if not folder.is_dir():
-            raise DatasetError(
-                f"${STOCK_DIR_ENV_VAR} ({folder}) is not a folder; unset it to download the prices."
-            )
-        return folder
-    return SHARED_STOCK_DIR if SHARED_STOCK_DIR.is_dir() else None
+    files = [table.filename for table in STOCK_FILES.values()]
+    return _local_folder(STOCK_DIR_ENV_VAR, SHARED_STOCK_DIR, files, "prices")
 
 
 @dataclass(frozen=True)
@@ -396,14 +402,7 @@ SHARED_IMDB_RAW_DIR = REPO_ROOT.parent / "shared" / "datasets" / "imdb_raw"
 
 def find_imdb_raw_dir() -> Path | None:
     """The folder of the local archive: ``$COURSE_IMDB_RAW_DIR``, else ``../shared/datasets/imdb_raw``."""
-    if os.environ.get(IMDB_RAW_DIR_ENV_VAR):
-        folder = Path(os.environ[IMDB_RAW_DIR_ENV_VAR]).expanduser()
-        if not folder.is_dir():
-            raise DatasetError(
-                f"${IMDB_RAW_DIR_ENV_VAR} ({folder}) is not a folder; unset it to download the reviews."
-            )
-        return folder
-    return SHARED_IMDB_RAW_DIR if SHARED_IMDB_RAW_DIR.is_dir() else None
+    return _local_folder(IMDB_RAW_DIR_ENV_VAR, SHARED_IMDB_RAW_DIR, [IMDB_RAW_LOCAL.filename], "reviews")
 
 
 def imdb_raw_dir(cache_dir: str | os.PathLike | None = None) -> Path:

@@ -74,43 +74,44 @@ def _datasets_problem() -> str | None:
     return f"{folder} lacks {', '.join(missing)}" if missing else None
 
 
-def _texts_problem() -> str | None:
-    from rnncourse.data import TEXT_DIR_ENV_VAR, TEXT_FILES, DatasetError, find_text_dir
+def _folder_problem(
+    find_folder: Callable[[], Path | None], files: list[str], what: str, env_var: str, shared: Path
+) -> str | None:
+    """None if ``find_folder()`` gives a folder holding ``files``; otherwise what is wrong."""
+    from rnncourse.data import DatasetError
 
     try:
-        folder = find_text_dir()
+        folder = find_folder()
     except DatasetError as error:
         return str(error)
     if folder is None:
-        return f"no local text folder (${TEXT_DIR_ENV_VAR} unset and ../shared/datasets/text absent)"
-    missing = [text.filename for text in TEXT_FILES.values() if not (folder / text.filename).is_file()]
+        return f"no local folder of {what} (${env_var} unset and {shared} absent)"
+    missing = [name for name in files if not (folder / name).is_file()]
     return f"{folder} lacks {', '.join(missing)}" if missing else None
+
+
+def _texts_problem() -> str | None:
+    from rnncourse import data
+
+    files = [text.filename for text in data.TEXT_FILES.values()]
+    return _folder_problem(data.find_text_dir, files, "texts", data.TEXT_DIR_ENV_VAR, data.SHARED_TEXT_DIR)
 
 
 def _stocks_problem() -> str | None:
-    from rnncourse.data import STOCK_DIR_ENV_VAR, STOCK_FILES, DatasetError, find_stock_dir
+    from rnncourse import data
 
-    try:
-        folder = find_stock_dir()
-    except DatasetError as error:
-        return str(error)
-    if folder is None:
-        return f"no local price folder (${STOCK_DIR_ENV_VAR} unset and ../shared/datasets/stocks absent)"
-    missing = [table.filename for table in STOCK_FILES.values() if not (folder / table.filename).is_file()]
-    return f"{folder} lacks {', '.join(missing)}" if missing else None
+    files = [table.filename for table in data.STOCK_FILES.values()]
+    return _folder_problem(
+        data.find_stock_dir, files, "price tables", data.STOCK_DIR_ENV_VAR, data.SHARED_STOCK_DIR
+    )
 
 
 def _imdb_raw_problem() -> str | None:
-    from rnncourse.data import IMDB_RAW_DIR_ENV_VAR, IMDB_RAW_LOCAL, DatasetError, find_imdb_raw_dir
+    from rnncourse import data
 
-    try:
-        folder = find_imdb_raw_dir()
-    except DatasetError as error:
-        return str(error)
-    if folder is None:
-        return f"no local folder of raw reviews (${IMDB_RAW_DIR_ENV_VAR} unset and ../shared/datasets/imdb_raw absent)"
-    return (
-        None if (folder / IMDB_RAW_LOCAL.filename).is_file() else f"{folder} lacks {IMDB_RAW_LOCAL.filename}"
+    files = [data.IMDB_RAW_LOCAL.filename]
+    return _folder_problem(
+        data.find_imdb_raw_dir, files, "raw reviews", data.IMDB_RAW_DIR_ENV_VAR, data.SHARED_IMDB_RAW_DIR
     )
 
 

@@ -16,7 +16,8 @@ Texts for character-level language models (:func:`load_text`) are read the same 
 cache; every file is checked against its sha256. So are the forecasting lab's price tables
 (:func:`load_prices`: ``$COURSE_STOCK_DIR`` or ``../shared/datasets/stocks``) and the archive of the raw
 IMDB reviews (:func:`imdb_raw_dir`: ``$COURSE_IMDB_RAW_DIR`` or ``../shared/datasets/imdb_raw``, else
-Stanford's archive), which is extracted once.
+Stanford's archive), which is extracted once. MNIST (:func:`load_mnist`) is read from LeCun's IDX files
+(``$COURSE_MNIST_DIR`` or ``../shared/datasets/mnist_idx``), else from ``keras.datasets.mnist``.
 
 Command line: ``python -m rnncourse [--source DIR]``.
 """
@@ -434,6 +435,76 @@ def imdb_raw_dir(cache_dir: str | os.PathLike | None = None) -> Path:
         shutil.rmtree(target, ignore_errors=True)
         os.replace(partial, target)
     return target / "aclImdb"
+
+
+# --- MNIST, for reading an image row by row (the seminar's row-MNIST GRU) ----------------------------------
+
+#: LeCun's four IDX files (gzip), byte-exact, with their sha256; the URL is PyTorch's public mirror of them.
+MNIST_FILES = {
+    part: TextFile(f"{part}.gz", sha256, f"https://ossci-datasets.s3.amazonaws.com/mnist/{part}.gz")
+    for part, sha256 in {
+        "train-images-idx3-ubyte": "440fcabf73cc546fa21475e81ea370265605f56be210a4024d2ca8f203523609",
+        "train-labels-idx1-ubyte": "3552534a0a558bbed6aed32b30c495cca23d567ec52cac8be1a0730e8010255c",
+        "t10k-images-idx3-ubyte": "8d422c7b0a1c1c79245a5bcf07fe86e33eeafee792b84584aec276f5a2dbc4e6",
+        "t10k-labels-idx1-ubyte": "f7ae60f92e00ec6debd23a6088c31dbd2371eca3ffa0defaefb259924204aec6",
+    }.items()
+}
+MNIST_DIR_ENV_VAR = "COURSE_MNIST_DIR"
+SHARED_MNIST_DIR = REPO_ROOT.parent / "shared" / "datasets" / "mnist_idx"
+
+
+def find_mnist_dir() -> Path | None:
+    """The folder of the IDX files: ``$COURSE_MNIST_DIR``, else ``../shared/datasets/mnist_idx``."""
+    files = [entry.filename for entry in MNIST_FILES.values()]
+    return _local_folder(MNIST_DIR_ENV_VAR, SHARED_MNIST_DIR, files, "digits")
+
+
+def read_idx(path: str | os.PathLike) -> "np.ndarray":
+    """The array in a gzip'd IDX file: uint8 images (N, 28, 28) or labels (N,).
+
+    IDX: two zero bytes, a type byte (0x08 = uint8), the number of dimensions, one big-endian int32 per
+    dimension, then the data. Raises DatasetError when the header does not match the data.
+    """
+    import gzip
+
+    import numpy as np
+
+    with gzip.open(path, "rb") as handle:
+        blob = handle.read()
+    if len(blob) < 4 or blob[:2] != b"\0\0" or blob[2] != 0x08:
+        raise DatasetError(f"{path} is not a uint8 IDX file")
+    ndim = blob[3]
+    shape = tuple(int(n) for n in np.frombuffer(blob, ">i4", count=ndim, offset=4))
+    offset = 4 + 4 * ndim
+    if len(blob) - offset != int(np.prod(shape)):
+        raise DatasetError(f"{path}: the header says {shape}, the file holds {len(blob) - offset} bytes")
+    return np.frombuffer(blob, np.uint8, offset=offset).reshape(shape)
+
+
+def load_mnist() -> tuple[tuple["np.ndarray", "np.ndarray"], tuple["np.ndarray", "np.ndarray"]]:
+    """``(x_train, y_train), (x_test, y_test)``: uint8 (60000, 28, 28), (60000,), (10000, 28, 28), (10000,).
+
+    The same arrays as ``keras.datasets.mnist.load_data()``. Read from the verified IDX files in
+    ``$COURSE_MNIST_DIR`` or ``../shared/datasets/mnist_idx``; with neither folder, Keras downloads its own
+    copy (as on Colab). Keras' cache is never written here: Keras deletes an ``mnist.npz`` whose hash is
+    not its own. Raises DatasetError for a missing or corrupt file.
+    """
+    folder = find_mnist_dir()
+    if folder is None:
+        from rnncourse.quiet import import_tensorflow_quietly
+
+        import_tensorflow_quietly()
+        import keras
+
+        return keras.datasets.mnist.load_data()
+    arrays = {
+        part: read_idx(_verified_file(entry, folder, MNIST_DIR_ENV_VAR, None, ""))
+        for part, entry in MNIST_FILES.items()
+    }
+    return (arrays["train-images-idx3-ubyte"], arrays["train-labels-idx1-ubyte"]), (
+        arrays["t10k-images-idx3-ubyte"],
+        arrays["t10k-labels-idx1-ubyte"],
+    )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -115,6 +115,15 @@ def _imdb_raw_problem() -> str | None:
     )
 
 
+def _mnist_problem() -> str | None:
+    from rnncourse import data
+
+    files = [entry.filename for entry in data.MNIST_FILES.values()]
+    return _folder_problem(
+        data.find_mnist_dir, files, "digits", data.MNIST_DIR_ENV_VAR, data.SHARED_MNIST_DIR
+    )
+
+
 def _missing_tool(name: str, found: object) -> str | None:
     return None if found else f"{name} is not installed"
 
@@ -179,6 +188,12 @@ PREREQUISITES = {
             "imdb-raw",
             _imdb_raw_problem,
             "put aclImdb_v1_labeled.tar.gz in ../shared/datasets/imdb_raw or point COURSE_IMDB_RAW_DIR at it",
+        ),
+        Prerequisite(
+            "mnist",
+            _mnist_problem,
+            "put the four MNIST IDX files (*-ubyte.gz) in ../shared/datasets/mnist_idx or point "
+            "COURSE_MNIST_DIR at them",
         ),
     )
 }

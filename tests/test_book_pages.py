@@ -15,7 +15,10 @@ import pytest
 from book_build import toc_entries
 from prerequisites import REPO_ROOT
 
-pytestmark = [pytest.mark.slow, pytest.mark.needs("jupyter-book", "datasets", "texts", "stocks", "imdb-raw")]
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.needs("jupyter-book", "datasets", "texts", "stocks", "imdb-raw", "mnist"),
+]
 
 
 def is_notebook_page(entry: str) -> bool:

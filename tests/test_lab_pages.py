@@ -16,7 +16,9 @@ LAB_PAGES = ["imdb_simple_rnn_lstm", "imdb_bidirectional", "reuters"]  # the lab
 ALL_PAGES = [
     "labs/imdb_data",
     *(f"labs/{name}" for name in LAB_PAGES),
+    "labs/imdb_small_lstms",
     "labs/starbucks_forecast",
+    "labs/row_mnist",
     "results/model_comparison",
 ]
 

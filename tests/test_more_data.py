@@ -1,6 +1,7 @@
-"""Price tables (the forecasting lab) and the raw IMDB reviews (the IMDB data lab): read from a verified
-local file, else downloaded (here: a fake downloader) and verified; the parsed tables hold what the files
-hold, and the reviews' archive is extracted once."""
+"""Price tables (the forecasting lab), the raw IMDB reviews (the IMDB data lab) and MNIST (the row-MNIST
+lab): read from a verified local file, else downloaded (here: a fake downloader) and verified; the parsed
+tables hold what the files hold, the reviews' archive is extracted once, and the IDX files give Keras'
+MNIST arrays."""
 
 import hashlib
 
@@ -155,3 +156,67 @@ def test_the_shared_archive_holds_the_official_split(tmp_path):
     for part in ("train", "test"):
         for label in ("pos", "neg"):
             assert sum(1 for _ in (folder / part / label).iterdir()) == 12_500, (part, label)
+
+
+# --------------------------------------------------------------------------------------------------
+# MNIST from LeCun's IDX files (the row-MNIST lab)
+
+
+def idx_file(path, array: np.ndarray, type_byte: int = 0x08, extra: bytes = b""):
+    """Write ``array`` (uint8) as a gzip'd IDX file."""
+    import gzip
+
+    header = bytes([0, 0, type_byte, array.ndim]) + b"".join(int(n).to_bytes(4, "big") for n in array.shape)
+    path.write_bytes(gzip.compress(header + array.astype(np.uint8).tobytes() + extra))
+    return path
+
+
+def test_read_idx_gives_the_array_and_refuses_a_file_whose_header_lies(tmp_path):
+    images = np.arange(2 * 3 * 4, dtype=np.uint8).reshape(2, 3, 4)
+    assert np.array_equal(data.read_idx(idx_file(tmp_path / "images.gz", images)), images)
+    labels = np.array([7, 2, 1], dtype=np.uint8)
+    assert np.array_equal(data.read_idx(idx_file(tmp_path / "labels.gz", labels)), labels)
+    with pytest.raises(DatasetError, match="header says"):
+        data.read_idx(idx_file(tmp_path / "long.gz", labels, extra=b"x"))
+    with pytest.raises(DatasetError, match="not a uint8 IDX file"):
+        data.read_idx(idx_file(tmp_path / "float.gz", labels, type_byte=0x0D))
+
+
+def test_every_mnist_file_has_a_sha256_and_a_public_url():
+    assert len(data.MNIST_FILES) == 4
+    for entry in data.MNIST_FILES.values():
+        assert len(entry.sha256) == 64 and entry.url.startswith("https://") and entry.filename.endswith(".gz")
+
+
+def test_without_a_folder_mnist_comes_from_keras_and_the_cache_is_not_written(monkeypatch, tmp_path):
+    import keras
+
+    monkeypatch.delenv(data.MNIST_DIR_ENV_VAR, raising=False)
+    monkeypatch.setattr(data, "SHARED_MNIST_DIR", tmp_path / "no-shared-folder")
+    arrays = ((np.zeros((1, 28, 28), np.uint8), np.zeros(1, np.uint8)),) * 2
+    calls = []
+    monkeypatch.setattr(keras.datasets.mnist, "load_data", lambda: (calls.append(1), arrays)[1])
+    monkeypatch.setattr(data, "_download", lambda url, target: pytest.fail(f"downloaded {url}"))
+    assert data.load_mnist() is arrays and calls == [1]
+
+
+def test_a_corrupt_idx_file_is_refused_by_name(monkeypatch, tmp_path):
+    for entry in data.MNIST_FILES.values():
+        idx_file(tmp_path / entry.filename, np.zeros(3, np.uint8))
+    monkeypatch.setenv(data.MNIST_DIR_ENV_VAR, str(tmp_path))
+    with pytest.raises(DatasetError, match="train-images-idx3-ubyte.gz is corrupt"):
+        data.load_mnist()
+
+
+@pytest.mark.needs("mnist")
+def test_the_shared_idx_files_give_keras_mnist_arrays():
+    (x_train, y_train), (x_test, y_test) = data.load_mnist()
+    assert x_train.shape == (60_000, 28, 28) and x_test.shape == (10_000, 28, 28)
+    assert x_train.dtype == np.uint8 and y_train.shape == (60_000,) and y_test.shape == (10_000,)
+    assert list(y_train[:10]) == [5, 0, 4, 1, 9, 2, 1, 3, 1, 4]
+    assert list(y_test[:10]) == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]
+    scaled = x_train / 255.0
+    assert scaled.mean() == pytest.approx(0.130660, abs=1e-6) and scaled.std() == pytest.approx(
+        0.308108, abs=1e-6
+    )
+    assert np.array_equal(np.bincount(y_test), [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009])

@@ -11,6 +11,7 @@ import numpy as np
 def make_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed: int = 0):
     """Batch ``x`` (N, ...) and optional ``y`` (N, ...) into a tf.data.Dataset with autotune off.
 
+    ``x`` may be a tuple of arrays (N, ...) for a model with several inputs, in the order of its inputs.
     Shuffling (training sets) reshuffles every epoch with a fixed seed, so runs repeat exactly.
     """
     from rnncourse.quiet import import_tensorflow_quietly
@@ -18,14 +19,17 @@ def make_dataset(x, y=None, batch_size: int = 32, shuffle: bool = False, seed: i
     import_tensorflow_quietly()
     import tensorflow as tf
 
-    x = np.asarray(x)
+    x = tuple(np.asarray(part) for part in x) if isinstance(x, tuple) else np.asarray(x)
+    n = len(x[0]) if isinstance(x, tuple) else len(x)
+    if isinstance(x, tuple) and any(len(part) != n for part in x):
+        raise ValueError(f"the inputs in x have {[len(part) for part in x]} samples: they must agree")
     if y is not None:
         y = np.asarray(y)
-        if len(x) != len(y):
-            raise ValueError(f"x has {len(x)} samples but y has {len(y)}")
+        if n != len(y):
+            raise ValueError(f"x has {n} samples but y has {len(y)}")
     dataset = tf.data.Dataset.from_tensor_slices(x if y is None else (x, y))
     if shuffle:
-        dataset = dataset.shuffle(len(x), seed=seed, reshuffle_each_iteration=True)
+        dataset = dataset.shuffle(n, seed=seed, reshuffle_each_iteration=True)
     dataset = dataset.batch(batch_size)
     options = tf.data.Options()
     options.autotune.enabled = False

@@ -33,6 +33,17 @@ def test_mismatched_lengths_are_rejected():
         make_dataset(np.zeros(3), np.zeros(2))
 
 
+def test_a_tuple_of_inputs_is_batched_and_shuffled_together():
+    questions, answers = np.arange(20).reshape(10, 2), np.arange(10) * 3
+    targets = np.arange(10) + 100
+    for (bq, ba), by in make_dataset((questions, answers), targets, 4, shuffle=True).as_numpy_iterator():
+        assert np.array_equal(bq[:, 0] // 2, ba // 3) and np.array_equal(ba // 3, by - 100)
+    with pytest.raises(ValueError, match=r"\[10, 9\] samples"):
+        make_dataset((questions, answers[:9]), targets)
+    with pytest.raises(ValueError, match="x has 10 samples but y has 8"):
+        make_dataset((questions, answers), targets[:8])
+
+
 def test_validation_split_takes_the_tail_like_keras():
     x, y = np.arange(10), np.arange(10) + 100
     (x_train, y_train), (x_val, y_val) = split_validation(x, y, 0.2)

@@ -23,12 +23,16 @@ def glue(name: str, value: Any, display: bool = False) -> None:
     Args:
         name: the key that the prose names (``{glue:text}`name```); unique within a page.
         value: any object: a number, a string, ``IPython.display.Markdown``, a Matplotlib figure...
-            What is stored is what Jupyter would display for it (its MIME bundle), not the object.
+            What is stored is what Jupyter would display for it (its MIME bundle), not the object;
+            a NumPy scalar is stored as the Python number it holds.
         display: also show the value in the notebook (default: store it only).
     """
     from IPython.core.formatters import format_display_data
     from IPython.display import display as ipython_display
 
+    if getattr(value, "shape", None) == () and hasattr(value, "item"):
+        # a NumPy scalar (np.float64(0.5)) would be stored as its repr, which {glue:text}`x:.2f` cannot format
+        value = value.item()
     bundle, metadata = format_display_data(value)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}

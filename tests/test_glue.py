@@ -1,4 +1,5 @@
-"""``rnncourse.glue`` emits exactly what ``myst_nb.glue`` emits, and nothing students run needs myst_nb.
+"""``rnncourse.glue`` emits exactly what ``myst_nb.glue`` emits (for a NumPy scalar, what it emits for the
+Python number), and nothing students run needs myst_nb.
 
 The book build reads glued values from the display messages of the executed cells; a page that glues
 with the course helper must give it the same messages as myst-nb's own ``glue`` (the strict book build
@@ -63,7 +64,9 @@ COMPARE = textwrap.dedent(
     for display in (False, True):
         for name, value in values.items():
             result[f"{name}, display={display}"] = (
-                captured(myst_glue, name, value, display),
+                # a NumPy scalar: the course stores the Python number, which {glue:text}`x:.2f` can
+                # format (myst-nb would store "np.float32(0.125)", which the build cannot format)
+                captured(myst_glue, name, value.item() if name == "numpy" else value, display),
                 captured(course_glue, name, value, display),
             )
     print(json.dumps(result))

@@ -69,7 +69,8 @@ FALLBACK = re.compile(  # the same names in code that does not parse (no "settr"
     .replace(r"\((?!\w)", r"\s*\(")
 )
 MAGIC_LINE = re.compile(r"^([ \t]*)[%!].*$", re.M)
-NUMPY_ONLY, KERAS = {"numpy_rnn", "lstm_gru_cells", "bptt"}, "uses Keras/TensorFlow in a NumPy-only solution"
+NUMPY_ONLY = {"numpy_rnn", "lstm_gru_cells", "bptt", "char_rnn"}
+KERAS = "uses Keras/TensorFlow in a NumPy-only solution"
 SENSITIVE = set("sys builtins inspect threading os gc importlib ctypes IPython get_ipython".split())
 PATCHABLE = SENSITIVE | {"np", "numpy", "tf", "tensorflow", "keras"}
 

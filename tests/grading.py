@@ -122,6 +122,41 @@ WORD_COUNTS = (
     "np.add.at(result, (i, np.asarray(sequence, dtype=int)), 1.0)",
 )
 
+# char_rnn: the log-softmax of the loss over the batch axis, targets one step early, the temperature
+# applied to the probabilities (two ways), and the perplexity of the summed cross-entropy.
+SOFTMAX_OVER_BATCH = (
+    "def sequence_loss",
+    """shifted = logits - logits.max(axis=-1, keepdims=True)  # stable log-softmax over the vocabulary
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))""",
+    """shifted = logits - logits.max(axis=0, keepdims=True)
+        log_p = shifted - np.log(np.exp(shifted).sum(axis=0, keepdims=True))""",
+)
+TARGETS_OFF_BY_ONE = (
+    "def sequence_loss",
+    "inputs, targets = ids[:, :-1], ids[:, 1:]",
+    "inputs, targets = ids[:, :-1], ids[:, :-1]",
+)
+UNSCALED_LOGITS = (
+    "def sample_next",
+    "scaled = logits / temperature  # the temperature divides the logits, before the softmax",
+    "scaled = logits",
+)
+POWER_AFTER_SOFTMAX = (
+    "def sample_next",
+    "cumulative = np.cumsum(p, axis=-1)",
+    "cumulative = np.cumsum(p ** (1 / temperature), axis=-1)",
+)
+DIVIDED_AFTER_SOFTMAX = (
+    "def sample_next",
+    "cumulative = np.cumsum(p, axis=-1)",
+    "cumulative = np.cumsum(p / temperature, axis=-1)",
+)
+PERPLEXITY_OF_SUM = (
+    "def perplexity",
+    "return float(np.exp(mean_cross_entropy))",
+    "return float(np.exp(mean_cross_entropy * np.size(np.asarray(ids)[:, 1:])))",
+)
+
 BACKWARD_CELLS = frozenset(
     {
         "backward-visible-test",
@@ -146,6 +181,9 @@ GRU_CELLS = frozenset(
         "gru-forward-hidden-test-initial-state",
     }
 )
+LOSS_CELLS = frozenset({"loss-visible-test", "loss-hidden-test"})
+SAMPLE_CELLS = frozenset({"sample-visible-test", "sample-hidden-test"})
+PERPLEXITY_CELLS = frozenset({"perplexity-visible-test", "perplexity-hidden-test"})
 GRU_COUNT_CELLS = frozenset({"gru-test", "model-params-test-gru-bidirectional"})
 BIDIRECTIONAL_COUNT_CELLS = frozenset({"bidirectional-test", "model-params-test-gru-bidirectional"})
 
@@ -299,6 +337,57 @@ ALL_MISTAKES = {
             frozenset({"multi-hot-visible-test", "baseline-hidden-test"}),
             ("multi-hot stores 1.0 (occurs) or 0.0 (absent), not counts", "multi_hot differs on wires"),
             quick=True,
+        ),
+    ],
+    "char_rnn": [
+        Mistake(
+            "temperature-after-softmax-and-perplexity-of-sum",
+            (UNSCALED_LOGITS, POWER_AFTER_SOFTMAX, PERPLEXITY_OF_SUM),
+            SAMPLE_CELLS | PERPLEXITY_CELLS,
+            (
+                "divide the logits by the temperature BEFORE the softmax",
+                "is exp of the SUM of the 6 cross-entropies: use exp of the MEAN",
+            ),
+            quick=True,
+        ),
+        Mistake(
+            "softmax-over-batch",
+            (SOFTMAX_OVER_BATCH,),
+            LOSS_CELLS | PERPLEXITY_CELLS,
+            (
+                "normalise over the vocabulary, the LAST axis of the logits (N, V), not axis 0",
+                "takes the softmax over the batch (axis 0), not the vocabulary",
+            ),
+        ),
+        Mistake(
+            "targets-off-by-one",
+            (TARGETS_OFF_BY_ONE,),
+            LOSS_CELLS | PERPLEXITY_CELLS,
+            (
+                "the target of step t is the NEXT character, ids[:, t + 1]",
+                "predicts ids[:, t], not the next character ids[:, t + 1]",
+            ),
+        ),
+        Mistake(
+            "temperature-power-after-softmax",
+            (UNSCALED_LOGITS, POWER_AFTER_SOFTMAX),
+            SAMPLE_CELLS,
+            ("Your draws are right at temperature 1 only: divide the logits by the temperature BEFORE",),
+        ),
+        Mistake(
+            "temperature-divides-probabilities",
+            (UNSCALED_LOGITS, DIVIDED_AFTER_SOFTMAX),
+            SAMPLE_CELLS,
+            ("divide the logits by the temperature BEFORE the softmax",),
+        ),
+        Mistake(
+            "perplexity-of-sum",
+            (PERPLEXITY_OF_SUM,),
+            PERPLEXITY_CELLS,
+            (
+                "is exp of the SUM of the 6 cross-entropies: use exp of the MEAN",
+                "perplexity is exp of the sum, not of the mean cross-entropy",
+            ),
         ),
     ],
 }

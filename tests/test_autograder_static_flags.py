@@ -195,7 +195,7 @@ def test_keras_is_fine_in_the_lab_reports_but_not_in_numpy_only_solutions():
         solution_cell = next(c for c in notebook.cells if nbtools.nbgrader_meta(c).get("solution"))
         solution_cell.source += "\n\nextra = keras.layers.LSTM(4)\nsquashed = tf.tanh(1.0)\n"
         assert integrity.scan_suspicious(notebook, assignment) == [], assignment
-    for assignment in ("numpy_rnn", "lstm_gru_cells", "bptt"):
+    for assignment in ("numpy_rnn", "lstm_gru_cells", "bptt", "char_rnn"):
         notebook = nbtools.read(REPO / "solutions" / assignment / f"{assignment}.ipynb")
         solution_cell = next(c for c in notebook.cells if nbtools.nbgrader_meta(c).get("solution"))
         solution_cell.source += "\n\nh = keras.layers.GRU(4)(x)\n"

@@ -84,7 +84,9 @@ def main(argv=None) -> int:
     parser.add_argument(
         "--quick", action="store_true", help="quick mode (COURSE_QUICK=1); default: full mode"
     )
-    parser.add_argument("--timeout", type=int, default=3600, help="seconds per cell (default 3600, as _config.yml)")
+    parser.add_argument(
+        "--timeout", type=int, default=3600, help="seconds per cell (default 3600, as _config.yml)"
+    )
     parser.add_argument("--save", type=Path, help="folder for the executed notebooks")
     parser.add_argument(
         "--from-cache",

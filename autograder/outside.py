@@ -17,6 +17,7 @@ So the hidden tests, the references they compute and every comparison stay in th
 sees only the inputs of each call, and a test cell's points depend on what the test (here) raised.
 """
 
+import atexit
 import builtins
 import functools
 import io
@@ -467,6 +468,7 @@ class VerdictServer:
         )
         self.address = self.listener.address
         threading.Thread(target=self._accept, daemon=True, name="verdicts").start()
+        atexit.register(self.close)  # a process that never closes it (a test run) leaves no folder
 
     def _accept(self) -> None:
         while True:

@@ -25,6 +25,15 @@ def pytest_configure(config):
     )
 
 
+def pytest_collection_modifyitems(items):
+    """Tests that read a background run (``graded``, ``quick_book``) go last, in their order: the
+    other tests run while those runs are computed, instead of after the first wait for one."""
+    waits = [item for item in items if {"graded", "quick_book"} & set(getattr(item, "fixturenames", ()))]
+    if waits:
+        ids = {id(item) for item in waits}
+        items[:] = [item for item in items if id(item) not in ids] + waits
+
+
 def _needs(item) -> set[str]:
     names = set()
     for marker in item.iter_markers("needs"):

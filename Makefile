@@ -12,6 +12,11 @@ SUBMISSIONS ?=
 
 .DEFAULT_GOAL := help
 LOCK := requirements-lock.txt
+# An optional extra of jupyter-events' jsonschema, not needed here: when installed, jsonschema imports
+# it, and that import builds a grammar, 3 s of CPU in every process that imports nbformat (the grader
+# and each of its workers, nbgrader, jupyter-book, jupytext, the tests). Without it only jsonschema's
+# "iri" formats go unchecked. benchmarks/import_times.py measures it.
+NOT_INSTALLED := rfc3987-syntax lark
 
 .PHONY: help venv lock system-deps data book book-quick lab-times notebooks test test-fast lint format assignments grade clean clean-grades distclean
 
@@ -23,6 +28,7 @@ $(INSTALLED): requirements.txt $(LOCK) pyproject.toml
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements.txt -c $(LOCK)
 	$(BIN)/python -m pip install --quiet --no-deps -e .
+	$(BIN)/python -m pip uninstall --quiet --yes $(NOT_INSTALLED)
 	@touch $@
 
 venv: $(INSTALLED) ## Create .venv: requirements.txt, every transitive version held by requirements-lock.txt
@@ -34,6 +40,7 @@ lock: ## Re-pin requirements-lock.txt after changing requirements.txt (resolves 
 	@{ echo "# The whole course environment, pinned: make venv installs requirements.txt with these as"; \
 	   echo "# constraints. Regenerate with make lock after changing requirements.txt (Linux x86_64)."; \
 	   $(BIN)/python -m pip freeze --exclude-editable | grep -v '^rnncourse'; } > $(LOCK)
+	$(BIN)/python -m pip uninstall --quiet --yes $(NOT_INSTALLED)
 
 system-deps: ## Install the Debian packages the tests and the grader use (bubblewrap, Chromium, a Korean font); needs root
 	@bash .ci/install-system-deps.sh

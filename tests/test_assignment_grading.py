@@ -81,7 +81,10 @@ def test_wrong_submission_loses_exactly_the_cells_it_breaks(graded, assignment, 
     cells = run.scores[student]
     assert mistake.failing <= set(cells), f"unknown grade ids: {sorted(mistake.failing - set(cells))}"
     lost = {name for name, (score, maximum) in cells.items() if score < maximum}
-    assert lost == mistake.failing, f"expected to lose {sorted(mistake.failing)}, lost {sorted(lost)}"
+    assert lost == mistake.failing, (
+        f"expected to lose {sorted(mistake.failing)}, lost {sorted(lost)}; the grader's reason: "
+        f"{run.rows[student]['reason']!r}"
+    )
     score, maximum = total(cells)
     expected = maximum - sum(cells[name][1] for name in mistake.failing)
     assert score == expected and 0 < score < maximum

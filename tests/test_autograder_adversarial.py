@@ -133,6 +133,7 @@ for address in [("1.1.1.1", 53), ("127.0.0.1", {port}), ("pypi.org", 443)]:
         print("NET-BLOCKED", address, type(error).__name__)
 """
 
+NEVER_ENDS = "import time\nwhile True:\n    time.sleep(0.5)\n"
 BLOAT = """
 from IPython.display import display
 display({"text/plain": "a small output with huge metadata"}, raw=True, metadata={"pad": "m" * 20_000_000})
@@ -161,9 +162,11 @@ def adversarial_class(submissions: Path, out: Path, port: int) -> dict:
     return {
         "honest-full": solution(),
         "honest-wrong": wrong(),
-        "loop-interruptible": append_to_forward(solution(), "while True:\n    pass\n"),
+        # Cells that never end. They sleep instead of spinning: the limits are on wall-clock time, so
+        # spinning would change nothing but take a core from the test run's other work for 30 s each.
+        "loop-interruptible": append_to_forward(solution(), NEVER_ENDS),
         "loop-unkillable": append_to_forward(
-            solution(), "import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\nwhile True:\n    pass\n"
+            solution(), f"import signal\nsignal.signal(signal.SIGINT, signal.SIG_IGN)\n{NEVER_ENDS}"
         ),
         "memory-hog": append_to_forward(
             solution(),

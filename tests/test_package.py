@@ -72,3 +72,17 @@ def test_dependencies_are_lower_bounds_not_pins():
 
 def test_the_book_tooling_is_not_a_dependency():
     assert not {"myst-nb", "myst_nb", "jupyter-book", "nbgrader", "jupytext"} & set(declared())
+
+
+def test_the_course_environment_leaves_out_the_grammar_that_slowed_every_process():
+    """``make venv`` uninstalls rfc3987-syntax: jsonschema imports it when present, and its import
+    builds a grammar, about 3 s of CPU in every process that imports nbformat (benchmarks/import_times.py)."""
+    import importlib.util
+
+    makefile = (REPO_ROOT / "Makefile").read_text(encoding="utf-8")
+    assert re.search(r"^NOT_INSTALLED := .*\brfc3987-syntax\b", makefile, re.M)
+    assert importlib.util.find_spec("rfc3987_syntax") is None, "run make venv (it uninstalls rfc3987-syntax)"
+    import jsonschema  # noqa: F401 - works without it
+    import nbformat
+
+    nbformat.validate(nbformat.v4.new_notebook())

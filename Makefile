@@ -53,6 +53,7 @@ book: $(INSTALLED) ## Build the HTML book (full mode) into _build/html; fails on
 	@echo "Open _build/html/index.html"
 
 book-quick: $(INSTALLED) ## Build the book in quick mode into _build/quick/_build/html (a preview)
+	COURSE_QUICK=1 $(BIN)/python -m rnncourse.execute_book --path-output _build/quick
 	COURSE_QUICK=1 $(BIN)/jupyter-book build . $(JB_FLAGS) --path-output _build/quick
 
 lab-times: $(INSTALLED) ## Print each lab's full-mode time, as recorded by the last `make book`

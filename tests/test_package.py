@@ -3,8 +3,9 @@
 pyproject.toml's ``[project].dependencies`` must name every third-party module that a book page, an
 assignment or the ``rnncourse`` package imports, with a lower bound (Colab preinstalls TensorFlow,
 Keras, NumPy, Matplotlib and IPython: a pin would make the install cell reinstall them). The exact
-versions stay in requirements.txt. ``rnncourse.publish`` is the maintainers' tool behind ``make
-notebooks`` and runs in the course environment, not in students' notebooks.
+versions stay in requirements.txt. ``rnncourse.publish`` (behind ``make
+notebooks``) and ``rnncourse.execute_book`` (the quick build) are maintainers' tools: they run in the
+course environment, not in students' notebooks.
 """
 
 import re
@@ -18,7 +19,7 @@ from prerequisites import REPO_ROOT
 PYPROJECT = tomllib.loads((REPO_ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 #: Import name -> the distribution that provides it, where they differ.
 DISTRIBUTION_OF = {"IPython": "ipython", "absl": "tensorflow"}  # absl-py comes with TensorFlow
-MAINTAINERS_ONLY = {"publish.py"}
+MAINTAINERS_ONLY = {"publish.py", "execute_book.py"}
 
 
 def declared() -> dict[str, str]:

@@ -2,8 +2,7 @@
 
 ``COURSE_QUICK=1 jupyter-book build . -W -n --keep-going --path-output _build/quick`` executes every
 notebook page (Jupyter Book's cache under ``_build/quick`` re-executes only pages whose code changed,
-so a developer's second run is fast; CI starts from a fresh clone and executes all of them; before it,
-``python -m rnncourse.execute_book`` executes them two at a time into that cache) and writes
+so a developer's second run is fast; CI starts from a fresh clone and executes all of them) and writes
 
 * the HTML, which ``tests/test_browser.py`` opens in Chromium, and
 * the executed notebooks (``_build/jupyter_execute/<page>.ipynb``), which ``tests/test_book_pages.py``
@@ -18,10 +17,8 @@ folder and the table of contents (a preview of a partial book).
 """
 
 import os
-import shlex
 import signal
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -78,12 +75,8 @@ class QuickBookBuild:
         self.output = Path(os.environ.get("COURSE_BOOK_OUTPUT", QUICK_OUTPUT)).resolve()
         self.command = [environment_tool("jupyter-book"), "build", ".", "-W", "-n", "--keep-going"]
         self.command += ["--path-output", str(self.output)]
-        # First the pages are executed two at a time into the build's cache (rnncourse/execute_book.py),
-        # so the build itself executes none: on two cores the quick book is ready sooner.
-        self.execute = [sys.executable, "-m", "rnncourse.execute_book", "--path-output", str(self.output)]
         if os.environ.get("COURSE_BOOK_TOC"):
             self.command += ["--toc", os.environ["COURSE_BOOK_TOC"]]
-            self.execute += ["--toc", os.environ["COURSE_BOOK_TOC"]]
         self.process = None
         self._log = None
 
@@ -93,7 +86,7 @@ class QuickBookBuild:
         self.output.mkdir(parents=True, exist_ok=True)
         self._log = tempfile.TemporaryFile(mode="w+", encoding="utf-8")  # no pipe to fill up
         self.process = subprocess.Popen(
-            ["sh", "-c", f"{shlex.join(self.execute)}; exec {shlex.join(self.command)}"],
+            self.command,
             cwd=REPO_ROOT,
             env={**os.environ, "COURSE_QUICK": "1"},
             stdin=subprocess.DEVNULL,

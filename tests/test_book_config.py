@@ -134,8 +134,11 @@ Markdown("| model | accuracy |\\n| --- | --- |\\n| GRU | 0.9 |")
 """
 
 
-def build_mini_book(folder: Path, extra_cell: str = "") -> tuple[subprocess.CompletedProcess, Path]:
-    """Build a one-page book with this repository's _config.yml (strict, as `make book` does)."""
+def build_mini_book(
+    folder: Path, extra_cell: str = "", executed_ahead: bool = False
+) -> tuple[subprocess.CompletedProcess, Path]:
+    """Build a one-page book with this repository's _config.yml (strict, as `make book` does);
+    ``executed_ahead``: its page executed first into the build's cache, as `make book-quick` does."""
     for relative in ("_config.yml", CONFIG["logo"], *CONFIG["bibtex_bibfiles"]):
         (folder / relative).parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(REPO_ROOT / relative, folder / relative)
@@ -147,6 +150,10 @@ def build_mini_book(folder: Path, extra_cell: str = "") -> tuple[subprocess.Comp
     (folder / "_toc.yml").write_text("format: jb-book\nroot: book/page\n", encoding="utf-8")
     key = sorted(bib_keys())[0]
     (folder / "book" / "page.md").write_text(MINI_PAGE.replace("BIBKEY", key) + extra_cell, encoding="utf-8")
+    if executed_ahead:
+        command = [sys.executable, "-m", "rnncourse.execute_book", "--book", str(folder), "--jobs", "1"]
+        ahead = subprocess.run(command, cwd=folder, capture_output=True, text=True, timeout=600)
+        assert "book/page.md: " in ahead.stdout and "0 failed" in ahead.stdout, ahead.stdout + ahead.stderr
     jupyter_book = shutil.which("jupyter-book", path=str(Path(sys.executable).parent))
     result = subprocess.run(
         [jupyter_book, "build", ".", "-W", "-n", "--keep-going"],
@@ -161,8 +168,14 @@ def build_mini_book(folder: Path, extra_cell: str = "") -> tuple[subprocess.Comp
 @pytest.mark.slow
 @pytest.mark.needs("jupyter-book")
 def test_the_configuration_hides_stderr_renders_tables_and_folds_solutions(tmp_path):
-    result, page = build_mini_book(tmp_path)
+    """The page is executed ahead (rnncourse/execute_book.py, as `make book-quick` does): the build
+    takes it from the cache, and its executed notebook and download keep the outputs."""
+    result, page = build_mini_book(tmp_path, executed_ahead=True)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    assert "Using cached notebook" in result.stdout and "Executing notebook" not in result.stdout
+    for executed in ("jupyter_execute/book/page.ipynb", "html/_sources/book/page.ipynb"):
+        text = (tmp_path / "_build" / executed).read_text(encoding="utf-8")
+        assert "STDOUT-FROM-A-CELL" in text, f"{executed} lost the outputs taken from the cache"
     html = page.read_text(encoding="utf-8")
     assert "STDOUT-FROM-A-CELL" in html
     assert "STDERR-FROM-A-CELL" not in html, "TensorFlow's stderr would reach the HTML"

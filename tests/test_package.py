@@ -4,7 +4,7 @@ pyproject.toml's ``[project].dependencies`` must name every third-party module t
 assignment or the ``rnncourse`` package imports, with a lower bound (Colab preinstalls TensorFlow,
 Keras, NumPy, Matplotlib and IPython: a pin would make the install cell reinstall them). The exact
 versions stay in requirements.txt. ``rnncourse.publish`` (behind ``make
-notebooks``) and ``rnncourse.execute_book`` (the quick build) are maintainers' tools: they run in the
+notebooks``) and ``rnncourse.execute_book`` (``make book-quick``) are maintainers' tools: they run in the
 course environment, not in students' notebooks.
 """
 

@@ -34,9 +34,8 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 READS_OTHER_PAGES = "load_results("
 
 
-def toc_files(toc: Path, book: Path = REPO_ROOT) -> list[Path]:
-    """The files of a Jupyter Book table of contents, in reading order (``.md`` assumed; entries are
-    relative to the book's folder, wherever the table of contents is)."""
+def toc_entries(toc: Path = REPO_ROOT / "_toc.yml") -> list[str]:
+    """Every page of a Jupyter Book table of contents (root first, reading order), without extension."""
     import yaml
 
     def walk(node):
@@ -48,7 +47,13 @@ def toc_files(toc: Path, book: Path = REPO_ROOT) -> list[Path]:
                 for child in node.get(key, []):
                     yield from walk(child)
 
-    return [book / f"{entry}.md" for entry in walk(yaml.safe_load(toc.read_text(encoding="utf-8")))]
+    return list(walk(yaml.safe_load(toc.read_text(encoding="utf-8"))))
+
+
+def toc_files(toc: Path, book: Path = REPO_ROOT) -> list[Path]:
+    """The pages' files (``.md`` assumed; entries are relative to the book's folder, wherever the table
+    of contents is)."""
+    return [book / f"{entry}.md" for entry in toc_entries(toc)]
 
 
 def book_settings(config_path: Path) -> dict:

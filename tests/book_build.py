@@ -23,8 +23,9 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
 from prerequisites import REPO_ROOT, environment_tool
+
+from rnncourse.execute_book import toc_entries  # noqa: F401 - the page tests read the pages from here
 
 QUICK_OUTPUT = REPO_ROOT / "_build" / "quick"
 
@@ -45,22 +46,6 @@ class QuickBook:
         """Jupyter Book's traceback for a page whose execution failed, if it wrote one."""
         report = self.html_dir / "reports" / f"{entry}.err.log"
         return report.read_text(encoding="utf-8", errors="replace") if report.is_file() else ""
-
-
-def toc_entries(toc_path: Path = REPO_ROOT / "_toc.yml") -> list[str]:
-    """Every page of a Jupyter Book table of contents (root first, reading order), without extension."""
-    toc = yaml.safe_load(toc_path.read_text(encoding="utf-8"))
-
-    def walk(node):
-        if isinstance(node, dict):
-            for key in ("root", "file"):
-                if key in node:
-                    yield node[key]
-            for key in ("parts", "chapters", "sections"):
-                for child in node.get(key, []):
-                    yield from walk(child)
-
-    return list(walk(toc))
 
 
 class QuickBookBuild:

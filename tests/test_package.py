@@ -3,9 +3,9 @@
 pyproject.toml's ``[project].dependencies`` must name every third-party module that a book page, an
 assignment or the ``rnncourse`` package imports, with a lower bound (Colab preinstalls TensorFlow,
 Keras, NumPy, Matplotlib and IPython: a pin would make the install cell reinstall them). The exact
-versions stay in requirements.txt. ``rnncourse.publish`` (behind ``make
-notebooks``) and ``rnncourse.execute_book`` (``make book-quick``) are maintainers' tools: they run in the
-course environment, not in students' notebooks.
+versions stay in requirements.txt. ``rnncourse.publish`` (``make notebooks``) and
+``rnncourse.execute_book`` (``make book-quick``) are maintainers' tools: they run in the course
+environment, not in students' notebooks.
 """
 
 import re

@@ -152,7 +152,7 @@ def test_a_corrupt_local_archive_is_refused_by_name(monkeypatch, tmp_path):
 
 @pytest.mark.needs("imdb-raw")
 def test_the_shared_archive_holds_the_official_split():
-    """Read from the archive's index (extracting its 100,000 files takes a minute on two cores; the
+    """Read from the archive's index (extracting its 50,007 files took a minute on two cores; the
     quick book's IMDB data page extracts it with imdb_raw_dir and reads every folder)."""
     import tarfile
     from collections import Counter
